@@ -1,0 +1,6 @@
+/**
+ * chat (in progress).
+ *
+ * @module
+ */
+export {};

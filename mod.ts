@@ -1,0 +1,6 @@
+/**
+ * noderl: Erlang/Elixir-style distribution for TypeScript.
+ *
+ * @module
+ */
+export * from "./node/mod.ts";

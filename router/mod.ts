@@ -1,0 +1,6 @@
+/**
+ * router (in progress).
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * task (in progress).
+ *
+ * @module
+ */
+export {};

@@ -1,0 +1,36 @@
+/**
+ * `npm run bench`: every noderl figure beside the BEAM's, measured in the
+ * same run, with ratios. `--only NAME` runs one suite (codec).
+ *
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { report } from "./_bench.ts";
+import { benchCodec } from "./bench_codec.ts";
+
+const suites: Record<
+  string,
+  () => Promise<import("./_bench.ts").BenchResult[]>
+> = {
+  codec: benchCodec,
+};
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: { only: { type: "string", multiple: true } },
+});
+const names = values.only ?? Object.keys(suites);
+for (const n of names) {
+  if (!suites[n]) {
+    console.error(
+      `unknown bench suite ${n}; known: ${Object.keys(suites).join(", ")}`,
+    );
+    process.exit(2);
+  }
+}
+const runtime = "Deno" in globalThis ? "Deno" : `Node ${process.version}`;
+console.log(`noderl bench on ${runtime}`);
+for (const n of names) {
+  for (const r of await suites[n]()) report(r);
+}

@@ -1,0 +1,20 @@
+import { defineConfig } from "tsup";
+
+// The npm build: ESM + CJS + declarations for each subpath of package.json's
+// "exports", sharing chunks so a class is one class across subpaths.
+export default defineConfig({
+  entry: {
+    "mod": "mod.ts",
+    "node/mod": "node/mod.ts",
+    "task/mod": "task/mod.ts",
+    "router/mod": "router/mod.ts",
+    "chat/mod": "chat/mod.ts",
+  },
+  format: ["esm", "cjs"],
+  dts: true,
+  splitting: true,
+  clean: true,
+  target: "node20",
+  outDir: "dist",
+  sourcemap: false,
+});
