@@ -8,3 +8,46 @@ export * from "./terms.ts";
 export * from "./term_errors.ts";
 export { decode, type DecodeOptions } from "./decode.ts";
 export { encode, type EncodeOptions } from "./encode.ts";
+export {
+  type Destination,
+  type ModuleFunction,
+  Node,
+  type NodeOptions,
+  type SpawnOptions,
+  startNode,
+} from "./node.ts";
+export {
+  currentNode,
+  defaultNode,
+  demonitor,
+  exit,
+  flush,
+  genCall,
+  groupLeader,
+  link,
+  makeRef,
+  monitor,
+  puts,
+  receive,
+  register,
+  reply,
+  self,
+  send,
+  spawn,
+  spawnLink,
+  spawnMonitor,
+  trapExit,
+  unlink,
+  whereis,
+} from "./process_api.ts";
+export {
+  describeReason,
+  ExitError,
+  HandshakeError,
+  NoConnectionError,
+  RemoteError,
+  TimeoutError,
+} from "./errors.ts";
+export { formatTerm, type FormatOptions } from "./format.ts";
+export { chardataToString, ioLibFormat } from "./io_format.ts";
+export type { Process } from "./process.ts";

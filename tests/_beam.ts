@@ -110,3 +110,132 @@ export function runErl(
     });
   });
 }
+
+/** A running BEAM node started by {@linkcode startBeamNode}. */
+export interface BeamNode {
+  /** Its full node name. */
+  name: string;
+  /** Everything it printed so far. */
+  output(): string;
+  /** Waits until its output matches `re` (or fails after `timeoutMs`). */
+  waitFor(re: RegExp, timeoutMs?: number): Promise<void>;
+  /** SIGKILL, and wait for the process to be gone. */
+  kill(): Promise<void>;
+  /** Stop it (SIGTERM, then SIGKILL) and wait. */
+  stop(): Promise<void>;
+  /** The OS process id. */
+  pid: number;
+}
+
+const children = new Set<import("node:child_process").ChildProcess>();
+process.on("exit", () => {
+  for (const c of children) c.kill("SIGKILL");
+});
+
+/**
+ * Starts `erl` (or `elixir`) as a distributed node that uses our registry
+ * (`ERL_EPMD_PORT`), never a real epmd daemon. Resolves once it printed
+ * `ready`.
+ */
+export async function startBeamNode(options: {
+  name: string;
+  cookie: string;
+  registryPort: number;
+  elixir?: string;
+  timeoutMs?: number;
+}): Promise<BeamNode> {
+  const env = { ...process.env, ERL_EPMD_PORT: String(options.registryPort) };
+  const child = options.elixir !== undefined
+    ? spawn(elixirPath ?? "elixir", [
+      "--sname",
+      options.name,
+      "--cookie",
+      options.cookie,
+      "--erl",
+      `-start_epmd false -pa ${beamDir()}`,
+      "-e",
+      `${options.elixir}\nIO.puts("ready #{node()}")\nProcess.sleep(:infinity)`,
+    ], { env, stdio: "pipe" })
+    : spawn(erlPath ?? "erl", [
+      "-noshell",
+      "-sname",
+      options.name,
+      "-setcookie",
+      options.cookie,
+      "-start_epmd",
+      "false",
+      "-pa",
+      beamDir(),
+      "-eval",
+      "noderl_peer:ready().",
+    ], { env, stdio: "pipe" });
+  children.add(child);
+  let out = "";
+  const waiters = new Set<() => void>();
+  const onData = (d: Uint8Array) => {
+    out += new TextDecoder().decode(d);
+    for (const w of waiters) w();
+  };
+  child.stdout!.on("data", onData);
+  child.stderr!.on("data", onData);
+  const exited = new Promise<void>((r) =>
+    child.on("exit", () => {
+      children.delete(child);
+      for (const w of waiters) w();
+      r();
+    })
+  );
+  const waitFor = (re: RegExp, timeoutMs = 20_000) =>
+    new Promise<void>((resolve, reject) => {
+      const check = () => {
+        if (re.test(out)) {
+          done();
+          resolve();
+        } else if (child.exitCode !== null || child.signalCode !== null) {
+          done();
+          reject(
+            new Error(`${options.name} exited before printing ${re}:\n${out}`),
+          );
+        }
+      };
+      const timer = setTimeout(() => {
+        done();
+        reject(
+          new Error(
+            `${options.name} did not print ${re} within ${timeoutMs} ms:\n${out}`,
+          ),
+        );
+      }, timeoutMs);
+      const done = () => {
+        clearTimeout(timer);
+        waiters.delete(check);
+      };
+      waiters.add(check);
+      check();
+    });
+  const node: BeamNode = {
+    name: options.name,
+    pid: child.pid!,
+    output: () => out,
+    waitFor,
+    kill: async () => {
+      child.kill("SIGKILL");
+      await exited;
+    },
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill("SIGTERM");
+        const t = setTimeout(() => child.kill("SIGKILL"), 3000);
+        await exited;
+        clearTimeout(t);
+      }
+    },
+  };
+  try {
+    await waitFor(/ready /, options.timeoutMs ?? 30_000);
+  } catch (e) {
+    await node.kill();
+    throw e;
+  }
+  return node;
+}

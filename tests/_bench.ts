@@ -33,7 +33,11 @@ export function report(r: BenchResult): void {
   } else {
     line += " | BEAM not measured (erl not found)";
   }
-  if (r.ref) line += ` | ${r.ref.label} ${fmt(r.ref.value)} ${r.unit}`;
+  if (r.ref) {
+    line += ` | ${r.ref.label} ${fmt(r.ref.value)} ${r.unit} (noderl = ${
+      (r.ts / r.ref.value).toFixed(2)
+    }x ${r.ref.label})`;
+  }
   if (r.note) line += ` | ${r.note}`;
   console.log(line);
 }

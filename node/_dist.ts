@@ -1,0 +1,90 @@
+/**
+ * Constants of the Erlang distribution protocol (OTP 25): capability flags
+ * and control-message operation codes. Internal.
+ *
+ * @module
+ */
+
+/** Capability flags exchanged in the handshake (64-bit; held as bigint). */
+export const DFLAG = {
+  PUBLISHED: 0x1n,
+  ATOM_CACHE: 0x2n,
+  EXTENDED_REFERENCES: 0x4n,
+  DIST_MONITOR: 0x8n,
+  FUN_TAGS: 0x10n,
+  DIST_MONITOR_NAME: 0x20n,
+  HIDDEN_ATOM_CACHE: 0x40n,
+  NEW_FUN_TAGS: 0x80n,
+  EXTENDED_PIDS_PORTS: 0x100n,
+  EXPORT_PTR_TAG: 0x200n,
+  BIT_BINARIES: 0x400n,
+  NEW_FLOATS: 0x800n,
+  UNICODE_IO: 0x1000n,
+  DIST_HDR_ATOM_CACHE: 0x2000n,
+  SMALL_ATOM_TAGS: 0x4000n,
+  UTF8_ATOMS: 0x10000n,
+  MAP_TAG: 0x20000n,
+  BIG_CREATION: 0x40000n,
+  SEND_SENDER: 0x80000n,
+  BIG_SEQTRACE_LABELS: 0x100000n,
+  EXIT_PAYLOAD: 0x400000n,
+  FRAGMENTS: 0x800000n,
+  HANDSHAKE_23: 0x1000000n,
+  UNLINK_ID: 0x2000000n,
+  MANDATORY_25_DIGEST: 0x4000000n,
+  SPAWN: 1n << 32n,
+  NAME_ME: 1n << 33n,
+  V4_NC: 1n << 34n,
+  ALIAS: 1n << 35n,
+} as const;
+
+/** What an OTP 25 node requires of its peer. */
+export const DFLAG_MANDATORY_25: bigint = DFLAG.EXTENDED_REFERENCES |
+  DFLAG.FUN_TAGS | DFLAG.EXTENDED_PIDS_PORTS | DFLAG.UTF8_ATOMS |
+  DFLAG.NEW_FUN_TAGS | DFLAG.BIG_CREATION | DFLAG.NEW_FLOATS |
+  DFLAG.MAP_TAG | DFLAG.EXPORT_PTR_TAG | DFLAG.BIT_BINARIES |
+  DFLAG.HANDSHAKE_23;
+
+/** What noderl advertises (everything it implements; no atom cache, no fragments). */
+export const DFLAG_NODERL: bigint = DFLAG_MANDATORY_25 | DFLAG.DIST_MONITOR |
+  DFLAG.DIST_MONITOR_NAME | DFLAG.UNICODE_IO | DFLAG.SMALL_ATOM_TAGS |
+  DFLAG.SEND_SENDER | DFLAG.BIG_SEQTRACE_LABELS | DFLAG.EXIT_PAYLOAD |
+  DFLAG.UNLINK_ID | DFLAG.MANDATORY_25_DIGEST | DFLAG.SPAWN | DFLAG.V4_NC |
+  DFLAG.ALIAS;
+
+/** Control message operation codes. */
+export const OP = {
+  LINK: 1,
+  SEND: 2,
+  EXIT: 3,
+  UNLINK: 4,
+  NODE_LINK: 5,
+  REG_SEND: 6,
+  GROUP_LEADER: 7,
+  EXIT2: 8,
+  SEND_TT: 12,
+  EXIT_TT: 13,
+  REG_SEND_TT: 16,
+  EXIT2_TT: 18,
+  MONITOR_P: 19,
+  DEMONITOR_P: 20,
+  MONITOR_P_EXIT: 21,
+  SEND_SENDER: 22,
+  SEND_SENDER_TT: 23,
+  PAYLOAD_EXIT: 24,
+  PAYLOAD_EXIT_TT: 25,
+  PAYLOAD_EXIT2: 26,
+  PAYLOAD_EXIT2_TT: 27,
+  PAYLOAD_MONITOR_P_EXIT: 28,
+  SPAWN_REQUEST: 29,
+  SPAWN_REQUEST_TT: 30,
+  SPAWN_REPLY: 31,
+  SPAWN_REPLY_TT: 32,
+  ALIAS_SEND: 33,
+  ALIAS_SEND_TT: 34,
+  UNLINK_ID: 35,
+  UNLINK_ID_ACK: 36,
+} as const;
+
+/** SPAWN_REPLY flag bits. */
+export const SPAWN_REPLY_FLAG = { LINK: 1, MONITOR: 2 } as const;

@@ -1,0 +1,364 @@
+/**
+ * One established distribution connection: 4-byte-length framed packets
+ * `[len:32]['p'][131 control][131 message]`, zero-length ticks, writes
+ * coalesced per event-loop turn. Internal.
+ *
+ * @module
+ */
+import type { Socket } from "node:net";
+import { TermReader } from "./decode.ts";
+import { TermWriter } from "./encode.ts";
+import { TermDecodeError } from "./term_errors.ts";
+import { Atom, type Pid, Tuple, tuple } from "./terms.ts";
+
+const OP_SEND = 2;
+const OP_SEND_SENDER = 22;
+const EMPTY_ATOM = Atom.of("");
+const SEND_SENDER_FLAG = 0x80000n;
+
+function sameBytes(buf: Uint8Array, at: number, bytes: Uint8Array): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    if (buf[at + i] !== bytes[i]) return false;
+  }
+  return true;
+}
+
+/** Marks a packet that carries no message after its control term. */
+export const NO_MESSAGE: unique symbol = Symbol("no message");
+
+/** Receives the packets of a connection. */
+export interface ConnectionHandler {
+  /** A control message (and its payload, or NO_MESSAGE) arrived. */
+  packet(conn: Connection, control: Tuple, message: unknown): void;
+  /** The connection is gone; `reason` says why. */
+  closed(conn: Connection, reason: string): void;
+}
+
+const SLAB = 256 * 1024;
+const TICK = new Uint8Array(4);
+
+/** Limits of a connection. */
+export interface ConnectionLimits {
+  /** Largest packet accepted, in bytes. */
+  maxPacketSize: number;
+}
+
+/** An established connection to one peer node. */
+export class Connection {
+  /** The peer's node name. */
+  readonly peer: string;
+  /** The peer's capability flags. */
+  readonly flags: bigint;
+  /** The peer's creation. */
+  readonly creation: number;
+  private readonly senderFlag: boolean;
+  /** Whether the connection is open. */
+  open = true;
+  /** Set once close() was called: nothing more is sent. */
+  private closing = false;
+  /** Resolves once the connection is closed. */
+  readonly closed: Promise<void>;
+  private markClosed!: () => void;
+  /** Set while we are closing it on purpose (reason to report). */
+  private closeReason: string | undefined;
+
+  private readonly socket: Socket;
+  private readonly handler: ConnectionHandler;
+  private readonly limits: ConnectionLimits;
+  private readonly w = new TermWriter(SLAB);
+  private flushFrom = 0;
+  private scheduled = false;
+  private readonly flushNow = () => this.flush();
+
+  // Receive side: unparsed bytes, kept as chunks until a packet is whole.
+  private readonly reader = new TermReader(new Uint8Array(0), 0, 0);
+  private lastControlBytes: Uint8Array | undefined;
+  private lastControl: unknown;
+  // Send side: the encoded control of the last SEND, reused for the same pair.
+  private sendFrom: unknown;
+  private sendTo: unknown;
+  private sendControl: Uint8Array | undefined;
+  private chunks: Uint8Array[] = [];
+  private buffered = 0;
+
+  /** Ticks: traffic seen since the last tick interval. */
+  private sentSinceTick = false;
+  private receivedSinceTick = true;
+  private silentIntervals = 0;
+
+  constructor(
+    socket: Socket,
+    peer: string,
+    flags: bigint,
+    creation: number,
+    handler: ConnectionHandler,
+    limits: ConnectionLimits,
+  ) {
+    this.socket = socket;
+    this.peer = peer;
+    this.flags = flags;
+    this.creation = creation;
+    this.handler = handler;
+    this.limits = limits;
+    this.senderFlag = (flags & SEND_SENDER_FLAG) !== 0n;
+    this.closed = new Promise((r) => (this.markClosed = r));
+    socket.setNoDelay(true);
+    socket.on("data", (d: Uint8Array) => this.onData(d));
+    socket.on("error", (e: Error) => {
+      this.closeReason ??= `connection error: ${e.message}`;
+    });
+    socket.on("close", () => this.onClose());
+  }
+
+  /** Feeds bytes that arrived before the connection took the socket over. */
+  start(rest: Uint8Array): void {
+    if (rest.length) this.onData(rest);
+  }
+
+  /**
+   * Queues a packet: the control tuple's elements, and a message unless it
+   * is NO_MESSAGE. Encoding errors throw before anything is queued.
+   */
+  send(control: readonly unknown[], message: unknown): void {
+    if (!this.open || this.closing) return;
+    const w = this.w;
+    if (w.buf.length - w.pos < 1024 && this.flushFrom > 0) this.rebase();
+    const start = w.pos;
+    try {
+      w.ensure(8);
+      w.pos += 4;
+      w.buf[w.pos++] = 112;
+      w.buf[w.pos++] = 131;
+      const n = control.length;
+      w.buf[w.pos++] = 104;
+      w.buf[w.pos++] = n;
+      for (let i = 0; i < n; i++) w.writeTerm(control[i]);
+      if (message !== NO_MESSAGE) w.writeVersioned(message);
+    } catch (e) {
+      w.reset(); // clears the writer's nesting state
+      w.pos = start;
+      throw e;
+    }
+    w.u32At(start, w.pos - start - 4);
+    this.sentSinceTick = true;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flushNow);
+    }
+  }
+
+  /**
+   * Queues a message to a remote pid (SEND_SENDER, or SEND for peers
+   * without it). Repeated sends between the same two pids reuse the
+   * encoded control message.
+   */
+  sendMessage(from: Pid, to: Pid, message: unknown): void {
+    if (!this.open || this.closing) return;
+    let ctl = this.sendControl;
+    if (ctl === undefined || this.sendFrom !== from || this.sendTo !== to) {
+      const tmp = new TermWriter(128);
+      tmp.writeVersioned(
+        this.senderFlag
+          ? tuple(OP_SEND_SENDER, from, to)
+          : tuple(OP_SEND, EMPTY_ATOM, to),
+      );
+      ctl = tmp.buf.slice(0, tmp.pos);
+      this.sendControl = ctl;
+      this.sendFrom = from;
+      this.sendTo = to;
+    }
+    const w = this.w;
+    if (w.buf.length - w.pos < 1024 && this.flushFrom > 0) this.rebase();
+    const start = w.pos;
+    try {
+      w.ensure(5 + ctl.length);
+      w.pos += 4;
+      w.buf[w.pos++] = 112;
+      w.buf.set(ctl, w.pos);
+      w.pos += ctl.length;
+      w.writeVersioned(message);
+    } catch (e) {
+      w.reset();
+      w.pos = start;
+      throw e;
+    }
+    w.u32At(start, w.pos - start - 4);
+    this.sentSinceTick = true;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flushNow);
+    }
+  }
+
+  /** Moves unflushed bytes to a fresh buffer (flushed bytes may still be in flight). */
+  private rebase(): void {
+    const w = this.w;
+    const pending = w.buf.slice(this.flushFrom, w.pos);
+    w.shrink(Math.max(SLAB, pending.length * 2));
+    w.buf.set(pending);
+    w.pos = pending.length;
+    this.flushFrom = 0;
+  }
+
+  /** Writes everything queued, as one socket write. */
+  flush(): void {
+    this.scheduled = false;
+    const w = this.w;
+    if (!this.open || w.pos === this.flushFrom) return;
+    this.socket.write(w.buf.subarray(this.flushFrom, w.pos));
+    if (w.buf.length - w.pos < 64 * 1024) {
+      // The written region now belongs to the socket; start a new slab.
+      w.shrink(SLAB);
+      this.flushFrom = 0;
+    } else {
+      this.flushFrom = w.pos;
+    }
+  }
+
+  /** Called every tick interval by the node; false means the peer is silent too long. */
+  tick(): boolean {
+    if (!this.open) return true;
+    if (!this.sentSinceTick) {
+      this.flush();
+      this.socket.write(TICK);
+    }
+    this.sentSinceTick = false;
+    if (this.receivedSinceTick) this.silentIntervals = 0;
+    else this.silentIntervals++;
+    this.receivedSinceTick = false;
+    return this.silentIntervals < 4;
+  }
+
+  /** Closes the connection; the handler's `closed` is called with `reason`. */
+  close(reason: string): void {
+    if (!this.open || this.closing) return;
+    this.closeReason ??= reason;
+    this.flush();
+    this.closing = true;
+    this.socket.end();
+    // Do not wait for a peer that does not answer the FIN.
+    setTimeout(() => this.socket.destroy(), 1000).unref?.();
+  }
+
+  /** Drops the connection at once. */
+  destroy(reason: string): void {
+    this.closeReason ??= reason;
+    this.socket.destroy();
+  }
+
+  private onClose(): void {
+    if (!this.open) return;
+    this.open = false;
+    try {
+      this.handler.closed(
+        this,
+        this.closeReason ?? "connection closed by peer",
+      );
+    } finally {
+      this.markClosed();
+    }
+  }
+
+  private onData(d: Uint8Array): void {
+    this.receivedSinceTick = true;
+    let buf: Uint8Array;
+    if (this.buffered === 0) {
+      buf = d;
+    } else {
+      this.chunks.push(d);
+      this.buffered += d.length;
+      // Only join once the pending packet is whole.
+      const head = this.chunks[0];
+      if (head.length >= 4) {
+        const need = 4 +
+          ((head[0] << 24 | head[1] << 16 | head[2] << 8 | head[3]) >>> 0);
+        if (this.buffered < need) return;
+      } else if (this.buffered < 4) {
+        return;
+      }
+      buf = new Uint8Array(this.buffered);
+      let p = 0;
+      for (const c of this.chunks) {
+        buf.set(c, p);
+        p += c.length;
+      }
+      this.chunks = [];
+      this.buffered = 0;
+    }
+    const end = buf.length;
+    let p = 0;
+    while (end - p >= 4) {
+      const len =
+        (buf[p] << 24 | buf[p + 1] << 16 | buf[p + 2] << 8 | buf[p + 3]) >>> 0;
+      if (len > this.limits.maxPacketSize) {
+        this.destroy(
+          `protocol error: a packet of ${len} bytes exceeds maxPacketSize (${this.limits.maxPacketSize})`,
+        );
+        return;
+      }
+      if (end - p - 4 < len) break;
+      if (len > 0) {
+        if (!this.packet(buf, p + 4, p + 4 + len)) return;
+        if (!this.open) return;
+      }
+      p += 4 + len;
+    }
+    if (p < end) {
+      // Keep the partial packet; copy it if it shares a buffer we may reuse.
+      const rest = buf.subarray(p);
+      this.chunks = [rest];
+      this.buffered = rest.length;
+    }
+  }
+
+  private packet(buf: Uint8Array, start: number, end: number): boolean {
+    if (buf[start] !== 112) {
+      this.destroy(
+        `protocol error: packet starts with ${
+          buf[start]
+        }, expected 112 (pass-through); noderl does not use the atom cache`,
+      );
+      return false;
+    }
+    let control: unknown, message: unknown = NO_MESSAGE;
+    const r = this.reader;
+    r.buf = buf;
+    r.end = end;
+    r.pos = start + 1;
+    try {
+      // A run of messages between the same two processes repeats the same
+      // control bytes: recognise them instead of decoding them again. (A
+      // term's encoding marks its own end, so equal bytes mean an equal term.)
+      const cached = this.lastControlBytes;
+      if (
+        cached !== undefined && end - r.pos >= cached.length &&
+        sameBytes(buf, r.pos, cached)
+      ) {
+        control = this.lastControl;
+        r.pos += cached.length;
+      } else {
+        const at = r.pos;
+        control = r.readVersioned();
+        if (r.pos - at <= 256) {
+          this.lastControlBytes = buf.slice(at, r.pos);
+          this.lastControl = control;
+        }
+      }
+      if (r.pos < end) message = r.readVersioned();
+      if (r.pos !== end) {
+        throw new TermDecodeError("bytes left over after the message", r.pos);
+      }
+    } catch (e) {
+      this.destroy(`protocol error: bad packet: ${(e as Error).message}`);
+      return false;
+    }
+    if (!(control instanceof Tuple) || typeof control[0] !== "number") {
+      this.destroy(
+        "protocol error: the control message is not a tuple with an operation code",
+      );
+      return false;
+    }
+    this.handler.packet(this, control, message);
+    return true;
+  }
+}

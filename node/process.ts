@@ -1,0 +1,237 @@
+/**
+ * A process: a pid, a mailbox with selective receive, links, monitors, a
+ * group leader. Processes are created by a {@linkcode Node}; user code talks
+ * to them through the functions in `process_api.ts`.
+ *
+ * @module
+ */
+import { ExitError, TimeoutError } from "./errors.ts";
+import type { Pid, Ref } from "./terms.ts";
+
+interface Waiter {
+  matcher: ((m: unknown) => boolean) | undefined;
+  resolve: (m: unknown) => void;
+  reject: (e: unknown) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** A monitor someone holds on this process. */
+export interface MonitorEntry {
+  ref: Ref;
+  /** The watching process. */
+  watcher: Pid;
+  /** When the monitor was set up by name: the name, reported in DOWN. */
+  name?: string;
+}
+
+/** A monitor this process holds on another process or a node. */
+export interface MonitoringEntry {
+  ref: Ref;
+  target: Pid;
+  /** Monitored by registered name `[name, node]`. */
+  byName?: [string, string];
+  /** The DOWN message tag (default `DOWN`). */
+  tag?: unknown;
+}
+
+/** How a handler process (a native one, no mailbox loop) takes messages. */
+export type MessageHandler = (message: unknown, process: Process) => void;
+
+/**
+ * One process. Its mailbox keeps messages in arrival order; `receive` takes
+ * the first one that matches, waiting for it if needed.
+ */
+export class Process {
+  /** The process identifier. */
+  readonly pid: Pid;
+  /** Whether the process is still running. */
+  alive = true;
+  /** Whether exit signals become `{EXIT, From, Reason}` messages. */
+  trapExit = false;
+  /** Where this process's I/O goes. */
+  groupLeader: Pid;
+  /** Linked processes, by pid key. */
+  readonly links: Map<string, Pid> = new Map();
+  /** Monitors on this process, by reference key. */
+  readonly monitoredBy: Map<string, MonitorEntry> = new Map();
+  /** Monitors this process holds, by reference key. */
+  readonly monitoring: Map<string, MonitoringEntry> = new Map();
+  /** Active aliases of this process (reference keys). */
+  readonly aliases: Set<string> = new Set();
+  /** Registered name, if any. */
+  registeredName: string | undefined;
+  /** The exit reason once the process has ended. */
+  exitReason: unknown;
+  /** Resolves with the exit reason when the process ends. */
+  readonly exited: Promise<unknown>;
+  /** A native handler instead of a mailbox, for system processes. */
+  handler: MessageHandler | undefined;
+  /** Replies to io requests we made and do not wait for (dropped on arrival). */
+  ioRefs: Set<string> | undefined;
+  /** A label for error messages, e.g. the function's name. */
+  label: string | undefined;
+
+  private queue: unknown[] = [];
+  private head = 0;
+  private waiter: Waiter | null = null;
+  private resolveExited!: (reason: unknown) => void;
+
+  constructor(pid: Pid, groupLeader: Pid) {
+    this.pid = pid;
+    this.groupLeader = groupLeader;
+    this.exited = new Promise((r) => (this.resolveExited = r));
+  }
+
+  /** Number of messages waiting in the mailbox. */
+  get messageCount(): number {
+    return this.queue.length - this.head;
+  }
+
+  /** A copy of the messages waiting in the mailbox, oldest first. */
+  messages(): unknown[] {
+    return this.queue.slice(this.head);
+  }
+
+  /** Puts a message in the mailbox (or hands it to a waiting receive). */
+  deliver(message: unknown): void {
+    if (!this.alive) return;
+    if (this.handler !== undefined) {
+      this.handler(message, this);
+      return;
+    }
+    const w = this.waiter;
+    if (w !== null) {
+      let take = true;
+      if (w.matcher !== undefined) {
+        try {
+          take = w.matcher(message);
+        } catch (e) {
+          this.waiter = null;
+          if (w.timer !== undefined) clearTimeout(w.timer);
+          this.queue.push(message);
+          w.reject(e);
+          return;
+        }
+      }
+      if (take) {
+        this.waiter = null;
+        if (w.timer !== undefined) clearTimeout(w.timer);
+        w.resolve(message);
+        return;
+      }
+    }
+    this.queue.push(message);
+  }
+
+  /**
+   * Takes the first message that `matcher` accepts (any message without a
+   * matcher), waiting up to `timeoutMs` (default: forever) for one.
+   */
+  receive(
+    matcher?: (m: unknown) => boolean,
+    timeoutMs?: number,
+  ): Promise<unknown> {
+    if (!this.alive) {
+      return Promise.reject(
+        new ExitError(this.exitReason, `${this.pid} cannot receive`),
+      );
+    }
+    if (this.waiter !== null) {
+      return Promise.reject(
+        new Error(
+          `${this.pid} is already waiting in receive; a process receives one message at a time (await the first receive, or spawn another process)`,
+        ),
+      );
+    }
+    const q = this.queue;
+    for (let i = this.head; i < q.length; i++) {
+      const m = q[i];
+      let ok: boolean;
+      try {
+        ok = matcher === undefined || matcher(m);
+      } catch (e) {
+        return Promise.reject(e);
+      }
+      if (ok) {
+        this.take(i);
+        return Promise.resolve(m);
+      }
+    }
+    if (timeoutMs !== undefined && timeoutMs <= 0) {
+      return Promise.reject(this.timeoutError(0));
+    }
+    return new Promise((resolve, reject) => {
+      const w: Waiter = { matcher, resolve, reject, timer: undefined };
+      if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+        w.timer = setTimeout(() => {
+          if (this.waiter === w) {
+            this.waiter = null;
+            reject(this.timeoutError(timeoutMs));
+          }
+        }, timeoutMs);
+      }
+      this.waiter = w;
+    });
+  }
+
+  private timeoutError(ms: number): TimeoutError {
+    return new TimeoutError(
+      `receive in ${this.pid} timed out after ${ms} ms with ${this.messageCount} other message(s) waiting`,
+    );
+  }
+
+  private take(i: number): void {
+    if (i === this.head) {
+      this.queue[i] = undefined;
+      this.head++;
+      if (this.head > 1024 && this.head * 2 > this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      } else if (this.head === this.queue.length) {
+        this.queue.length = 0;
+        this.head = 0;
+      }
+    } else {
+      this.queue.splice(i, 1);
+    }
+  }
+
+  /** Removes every message `matcher` accepts; returns them. */
+  drain(matcher: (m: unknown) => boolean): unknown[] {
+    const kept: unknown[] = [], taken: unknown[] = [];
+    for (let i = this.head; i < this.queue.length; i++) {
+      const m = this.queue[i];
+      (matcher(m) ? taken : kept).push(m);
+    }
+    this.queue = kept;
+    this.head = 0;
+    return taken;
+  }
+
+  /** Marks the process dead; fails a pending receive. Called by the node. */
+  markExited(reason: unknown): void {
+    this.alive = false;
+    this.exitReason = reason;
+    const w = this.waiter;
+    this.waiter = null;
+    this.queue = [];
+    this.head = 0;
+    if (w !== null) {
+      if (w.timer !== undefined) clearTimeout(w.timer);
+      w.reject(new ExitError(reason, `${this.pid}`));
+    }
+    this.resolveExited(reason);
+  }
+
+  /**
+   * Fails a pending receive with `error` without ending the process (the
+   * shell process gets exit signals this way).
+   */
+  interrupt(error: Error): void {
+    const w = this.waiter;
+    if (w === null) return;
+    this.waiter = null;
+    if (w.timer !== undefined) clearTimeout(w.timer);
+    w.reject(error);
+  }
+}

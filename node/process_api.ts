@@ -1,0 +1,199 @@
+/**
+ * The functions code runs inside a process — `self()`, `send()`,
+ * `receive()`, `puts()` … — as Elixir's `Kernel` and `Process` have them.
+ * Outside any process (a script's top level) they act through the default
+ * node's shell process: the first node started in this OS process that is
+ * still running.
+ *
+ * @example
+ * ```ts
+ * import { startRegistry } from "./registry.ts";
+ * import { startNode } from "./node.ts";
+ * import { atom, tuple, Tuple } from "./terms.ts";
+ * import { receive, self, send, spawn } from "./process_api.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const registry = await startRegistry({ port: 0 });
+ * const node = await startNode({ name: "doc@localhost", cookie: "c", registryPort: registry.port });
+ * const pid = spawn(async () => {
+ *   const [, from] = await receive((m) => m instanceof Tuple && m[0] === atom("hi")) as Tuple;
+ *   send(from as never, atom("sup?"));
+ * });
+ * send(pid, tuple(atom("hi"), self()));
+ * assert.equal(await receive(undefined, 1000), atom("sup?"));
+ * await node.stop();
+ * await registry.close();
+ * ```
+ *
+ * @module
+ */
+import { processContext, runningNodes } from "./_context.ts";
+import { ExitError } from "./errors.ts";
+import { type Destination, Node, type SpawnOptions } from "./node.ts";
+import type { Process } from "./process.ts";
+import type { Atom, Pid, Ref } from "./terms.ts";
+
+/** The default node: the first started in this OS process that still runs. */
+export function defaultNode(): Node {
+  const n = runningNodes[0] as Node | undefined;
+  if (n === undefined) {
+    throw new Error(
+      "no node is running in this process: start one with startNode({ name }) first",
+    );
+  }
+  return n;
+}
+
+function here(): [Node, Process] {
+  const p = processContext.getStore();
+  if (p !== undefined) {
+    const n = Node.ownerOf(p);
+    if (n !== undefined) return [n, p];
+  }
+  const n = defaultNode();
+  return [n, n.shell];
+}
+
+/** The node the calling code runs on. */
+export function currentNode(): Node {
+  return here()[0];
+}
+
+/** The pid of the calling process (the shell's outside any process). */
+export function self(): Pid {
+  return here()[1].pid;
+}
+
+/**
+ * Sends `message` to a pid, a registered name, `[name, node]` or an alias.
+ * Like Erlang's `send`, it never fails for a dead or unreachable target.
+ */
+export function send(dest: Destination, message: unknown): void {
+  const [n, p] = here();
+  if (!p.alive) throw new ExitError(p.exitReason, `${p.pid} cannot send`);
+  n.sendFrom(p, dest, message);
+}
+
+/**
+ * Takes the first message in the calling process's mailbox that `matcher`
+ * accepts (any, without one), waiting for it. Rejects with a
+ * `TimeoutError` after `timeoutMs` (default: wait forever), and with an
+ * `ExitError` if the process is killed while waiting.
+ */
+export function receive(
+  matcher?: (message: unknown) => boolean,
+  timeoutMs?: number,
+): Promise<unknown> {
+  return here()[1].receive(matcher, timeoutMs);
+}
+
+/** Removes and returns every message in the calling process's mailbox (`flush()`). */
+export function flush(): unknown[] {
+  return here()[1].drain(() => true);
+}
+
+/** Writes `text` and a newline to the calling process's group leader. */
+export function puts(text: string): void {
+  const [n, p] = here();
+  n.putChars(p, `${text}\n`);
+}
+
+/** Ends the calling process with `reason` (Erlang's `exit/1`): it throws. */
+export function exit(reason: unknown): never;
+/** Sends an exit signal to `pid` (Erlang's `exit/2`, Elixir's `Process.exit/2`). */
+export function exit(pid: Pid, reason: unknown): void;
+export function exit(a: unknown, reason?: unknown): void {
+  if (arguments.length < 2) throw new ExitError(a);
+  const [n, p] = here();
+  n.exitFrom(p, a as Pid, reason);
+}
+
+/** Links the calling process to `pid`. */
+export function link(pid: Pid): void {
+  const [n, p] = here();
+  n.linkFrom(p, pid);
+}
+
+/** Removes the link between the calling process and `pid`. */
+export function unlink(pid: Pid): void {
+  const [n, p] = here();
+  n.unlinkFrom(p, pid);
+}
+
+/** Monitors a pid, a registered name or `[name, node]`; returns the reference. */
+export function monitor(
+  target: Pid | string | Atom | readonly [string | Atom, string | Atom],
+): Ref {
+  const [n, p] = here();
+  return n.monitorFrom(p, target);
+}
+
+/** Removes a monitor (with `flush`, also a DOWN already in the mailbox). */
+export function demonitor(ref: Ref, flush = false): boolean {
+  const [n, p] = here();
+  return n.demonitorFrom(p, ref, flush);
+}
+
+/** Reads, and with `flag` sets, whether the calling process traps exits. */
+export function trapExit(flag?: boolean): boolean {
+  const p = here()[1];
+  const old = p.trapExit;
+  if (flag !== undefined) p.trapExit = flag;
+  return old;
+}
+
+/** Spawns a process on the calling process's node. */
+export function spawn(fn: () => unknown, options?: SpawnOptions): Pid {
+  const [n, p] = here();
+  return n.spawnLocal(p, fn, options).pid;
+}
+
+/** Spawns a process linked to the calling one. */
+export function spawnLink(fn: () => unknown): Pid {
+  return spawn(fn, { link: true });
+}
+
+/** Spawns a monitored process; returns its pid and the monitor reference. */
+export function spawnMonitor(fn: () => unknown): [Pid, Ref] {
+  const [n, p] = here();
+  const ref = n.makeRef();
+  const child = n.spawnLocal(p, fn, { monitor: true, monitorRef: ref });
+  return [child.pid, ref];
+}
+
+/** Registers `pid` (default: the calling process) under `name`. */
+export function register(name: string | Atom, pid?: Pid): void {
+  const [n, p] = here();
+  n.register(name, pid ?? p.pid);
+}
+
+/** The pid registered as `name` on the calling node, if any. */
+export function whereis(name: string | Atom): Pid | undefined {
+  return here()[0].whereis(name);
+}
+
+/** A new unique reference. */
+export function makeRef(): Ref {
+  return here()[0].makeRef();
+}
+
+/** GenServer-style call from the calling process; see {@linkcode Node.genCall}. */
+export function genCall(
+  dest: Destination,
+  request: unknown,
+  timeoutMs = 5000,
+): Promise<unknown> {
+  const [n, p] = here();
+  return n.genCallFrom(p, dest, request, timeoutMs);
+}
+
+/** Answers a `$gen_call` request; `from` is the `{Pid, Tag}` it carried. */
+export function reply(from: unknown, value: unknown): void {
+  const [n, p] = here();
+  n.replyFrom(p, from, value);
+}
+
+/** The calling process's group leader. */
+export function groupLeader(): Pid {
+  return here()[1].groupLeader;
+}

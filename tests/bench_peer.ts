@@ -1,0 +1,148 @@
+/**
+ * A benchmark peer: a noderl node in its own OS process whose `Bench`
+ * module runs the same workloads as tests/beam/noderl_bench.erl.
+ *
+ *   node --import tsx tests/bench_peer.ts --name a@localhost --cookie c --registry-port P
+ *   deno run -A tests/bench_peer.ts …
+ *
+ * @module
+ */
+import { createConnection, createServer } from "node:net";
+import process from "node:process";
+import { parseArgs } from "node:util";
+import {
+  atom,
+  currentNode,
+  receive,
+  self,
+  send,
+  startNode,
+  Tuple,
+  tuple,
+} from "../node/mod.ts";
+import type { Atom, Pid } from "../node/mod.ts";
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: {
+    name: { type: "string" },
+    cookie: { type: "string", default: "bench" },
+    "registry-port": { type: "string" },
+  },
+});
+if (!values.name || !values["registry-port"]) {
+  console.error(
+    "usage: bench_peer.ts --name NAME@HOST --registry-port P [--cookie C]",
+  );
+  process.exit(2);
+}
+
+const node = await startNode({
+  name: values.name,
+  cookie: values.cookie,
+  registryPort: Number(values["registry-port"]),
+});
+
+const DONE = atom("done"),
+  PONG = atom("pong"),
+  STOP = atom("stop"),
+  MSG = atom("msg");
+const yieldNow = () => new Promise((r) => setImmediate(r));
+
+node.defineModule("Bench", {
+  async throughput(peer: Atom, n: number, size: Atom | number) {
+    const me = self();
+    const sink = await currentNode().spawnRemote(
+      String(peer),
+      "Bench",
+      "sink",
+      [n, me],
+    );
+    const payload = size === atom("small")
+      ? tuple(MSG, 1)
+      : tuple(MSG, "x".repeat(size as number));
+    const t0 = performance.now();
+    for (let i = 0; i < n;) {
+      const end = Math.min(n, i + 20_000);
+      for (; i < end; i++) send(sink, payload);
+      await yieldNow();
+    }
+    await receive((m) => m instanceof Tuple && m[0] === DONE);
+    return n / ((performance.now() - t0) / 1000);
+  },
+  async sink(n: number, reply: Pid) {
+    for (let k = 0; k < n; k++) await receive();
+    send(reply, tuple(DONE, n));
+  },
+  async pingpong(peer: Atom, n: number) {
+    const me = self();
+    const echo = await currentNode().spawnRemote(
+      String(peer),
+      "Bench",
+      "echo",
+      [],
+    );
+    send(echo, tuple(me, -1));
+    await receive();
+    const t0 = performance.now();
+    for (let i = 0; i < n; i++) {
+      send(echo, tuple(me, i));
+      await receive();
+    }
+    const us = ((performance.now() - t0) * 1000) / n;
+    send(echo, STOP);
+    return us;
+  },
+  async echo() {
+    for (;;) {
+      const m = await receive();
+      if (m === STOP) return;
+      const t = m as Tuple;
+      send(t[0] as Pid, tuple(PONG, t[1]));
+    }
+  },
+  // The floor: the same round trip over a bare socket in this runtime.
+  bare_server() {
+    return new Promise<number>((resolve) => {
+      const server = createServer((s) => {
+        s.setNoDelay(true);
+        s.on("data", (d) => s.write(d));
+      });
+      server.listen(
+        0,
+        "127.0.0.1",
+        () => resolve((server.address() as { port: number }).port),
+      );
+      server.unref();
+    });
+  },
+  bare_pingpong(port: number, n: number) {
+    return new Promise<number>((resolve) => {
+      const s = createConnection({ port, host: "127.0.0.1" });
+      s.setNoDelay(true);
+      const msg = new Uint8Array(16);
+      let left = n + 1, got = 0, t0 = 0;
+      s.on("connect", () => s.write(msg));
+      s.on("data", (d) => {
+        got += d.length;
+        if (got < msg.length) return;
+        got = 0;
+        if (left === n + 1) t0 = performance.now();
+        if (--left === 0) {
+          s.destroy();
+          resolve(((performance.now() - t0) * 1000) / n);
+        } else {
+          s.write(msg);
+        }
+      });
+    });
+  },
+});
+
+console.log(`ready ${node.name}`);
+const stop = async () => {
+  await node.stop();
+  process.exit(0);
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
