@@ -453,3 +453,100 @@ describe("connections that fail", () => {
     }
   });
 });
+
+describe("ticks and simultaneous connects", () => {
+  let registry: Awaited<ReturnType<typeof startRegistry>>;
+  before(async () => {
+    registry = await startRegistry({ port: 0 });
+  });
+  after(async () => {
+    await registry.close();
+  });
+
+  test("idle connections stay up on ticks; a silent peer is declared down", async () => {
+    const a = await startNode({
+      name: "tick_a@localhost",
+      cookie: "c",
+      registryPort: registry.port,
+      tickTime: 0.4,
+      log: () => {},
+    });
+    const b = await startNode({
+      name: "tick_b@localhost",
+      cookie: "c",
+      registryPort: registry.port,
+      tickTime: 0.4,
+      log: () => {},
+    });
+    try {
+      assert.equal(await a.connect("tick_b@localhost"), true);
+      await new Promise((r) => setTimeout(r, 1200)); // three tick times of silence
+      assert.deepEqual(a.nodes(), ["tick_b@localhost"]);
+      // A peer that completes the handshake and then says nothing at all.
+      const { initiateHandshake } = await import("./handshake.ts");
+      const { DFLAG_NODERL } = await import("./_dist.ts");
+      const sock = tcpConnect(a.port, "127.0.0.1");
+      await new Promise((r) => sock.once("connect", r));
+      await initiateHandshake(
+        sock,
+        {
+          name: "mute@localhost",
+          creation: 7,
+          flags: DFLAG_NODERL,
+          cookie: "c",
+        },
+        "tick_a@localhost",
+        2000,
+      );
+      const t0 = performance.now();
+      const down = await new Promise<[string, string]>((r) =>
+        a.on(
+          "nodedown",
+          (n: string, why: string) => n === "mute@localhost" && r([n, why]),
+        )
+      );
+      const ms = performance.now() - t0;
+      sock.destroy();
+      assert.equal(down[1], "net_tick_timeout");
+      assert.ok(
+        ms > 250 && ms < 2000,
+        `declared down after ${ms.toFixed(0)} ms (tick time 400 ms)`,
+      );
+    } finally {
+      await a.stop();
+      await b.stop();
+    }
+  });
+
+  test("simultaneous connects resolve to one connection", async () => {
+    for (let round = 0; round < 5; round++) {
+      const a = await startNode({
+        name: `sim_a${round}@localhost`,
+        cookie: "c",
+        registryPort: registry.port,
+        log: () => {},
+      });
+      const b = await startNode({
+        name: `sim_b${round}@localhost`,
+        cookie: "c",
+        registryPort: registry.port,
+        log: () => {},
+      });
+      try {
+        const [x, y] = await Promise.all([
+          a.connect(b.name),
+          b.connect(a.name),
+        ]);
+        assert.equal(x, true);
+        assert.equal(y, true);
+        assert.deepEqual(a.nodes(), [b.name]);
+        assert.deepEqual(b.nodes(), [a.name]);
+        assert.equal(await a.call(b.name, "erlang", "node", []), atom(b.name));
+        assert.equal(await b.call(a.name, "erlang", "node", []), atom(a.name));
+      } finally {
+        await a.stop();
+        await b.stop();
+      }
+    }
+  });
+});

@@ -13,8 +13,14 @@ import { type Node, startNode } from "../node/node.ts";
 import { ExitError } from "../node/errors.ts";
 import { decode } from "../node/decode.ts";
 import { puts, receive, reply, send, trapExit } from "../node/process_api.ts";
-import { atom, Float, type Pid, type Ref, Tuple, tuple } from "../node/terms.ts";
-import { type BeamNode, noErl, runErl, startBeamNode } from "./_beam.ts";
+import { atom, Float, Pid, type Ref, Tuple, tuple } from "../node/terms.ts";
+import {
+  type BeamNode,
+  noElixir,
+  noErl,
+  runErl,
+  startBeamNode,
+} from "./_beam.ts";
 import { test } from "./_tags.ts";
 
 const tags = ["beam", "distributed"];
@@ -252,6 +258,54 @@ describe("noderl ↔ erl", { skip: noErl || undefined }, () => {
     await erl.waitFor(/Hi, my name is Kate/, 5000);
   });
 
+  test("a visible noderl node does not disturb global between BEAM nodes", {
+    tags,
+  }, async () => {
+    const other = await startBeamNode({
+      name: "erl2@localhost",
+      cookie: "interop",
+      registryPort: registry.port,
+    });
+    try {
+      await ts.connect("erl2@localhost");
+      assert.equal(
+        await ts.call(ERL, "net_adm", "ping", [atom("erl2@localhost")]),
+        atom("pong"),
+      );
+      assert.equal(
+        await ts.call(ERL, "global", "register_name", [
+          atom("noderl_test_name"),
+          ts.shell.pid,
+        ]),
+        atom("yes"),
+      );
+      let seen: unknown;
+      for (let i = 0; i < 100 && !(seen instanceof Pid); i++) {
+        seen = await ts.call("erl2@localhost", "global", "whereis_name", [
+          atom("noderl_test_name"),
+        ]);
+        if (!(seen instanceof Pid)) await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.ok(
+        seen instanceof Pid && seen.equals(ts.shell.pid),
+        `erl2 sees the global name: ${seen}`,
+      );
+      const visible = await ts.call(
+        "erl2@localhost",
+        "erlang",
+        "nodes",
+        [],
+      ) as unknown[];
+      assert.ok(visible.includes(atom("ts1@localhost")));
+      assert.doesNotMatch(
+        other.output() + erl.output(),
+        /global.*(error|unexpected)/i,
+      );
+    } finally {
+      await other.stop();
+    }
+  });
+
   test("links and monitors across kill -9 of the erl node", {
     tags,
     timeout: 60_000,
@@ -323,6 +377,114 @@ describe("noderl ↔ erl", { skip: noErl || undefined }, () => {
       assert.equal(ex2.get(atom("message")), "told to die");
     } finally {
       await victim.stop();
+    }
+  });
+});
+
+describe("noderl ↔ elixir", { skip: noElixir || undefined }, () => {
+  let registry: Awaited<ReturnType<typeof startRegistry>>;
+  let ts: Node;
+  let ex: BeamNode;
+  const out: string[] = [];
+  const EX = "kate_ex@localhost";
+
+  before(async () => {
+    registry = await startRegistry({ port: 0 });
+    ts = await startNode({
+      name: "alex_ts@localhost",
+      cookie: "interop",
+      registryPort: registry.port,
+      stdout: (t) => out.push(t),
+      log: () => {},
+    });
+    ts.defineModule("Elixir.Alex", {
+      say_name: () => puts("Hi, my name is Alex"),
+    });
+    ex = await startBeamNode({
+      name: EX,
+      cookie: "interop",
+      registryPort: registry.port,
+      elixir: `defmodule Kate do
+        def say_name, do: IO.puts("Hi, my name is Kate")
+        def wait_hi do
+          receive do
+            {:hi, pid} -> send(pid, :sup?)
+          end
+        end
+        def spawn_link_here(node, m, f, a) do
+          Process.group_leader(self(), Process.whereis(:user))
+          Node.spawn_link(node, m, f, a)
+          :ok
+        end
+      end`,
+    });
+  });
+
+  after(async () => {
+    await ex?.stop();
+    await ts?.stop();
+    await registry?.close();
+  });
+
+  test("Node.spawn_link(kate, Kate, :say_name, []) prints on the caller", {
+    tags: [...tags, "elixir"],
+  }, async () => {
+    await ts.spawnLink(EX, "Elixir.Kate", "say_name", []);
+    const deadline = Date.now() + 5000;
+    while (
+      !out.join("").includes("Hi, my name is Kate\n") && Date.now() < deadline
+    ) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(
+      out.join("").includes("Hi, my name is Kate\n"),
+      JSON.stringify(out),
+    );
+    assert.ok(
+      !ex.output().includes("Hi, my name is Kate"),
+      "not printed on kate",
+    );
+  });
+
+  test(
+    "Elixir spawns on the TS node and the output shows on Elixir's terminal",
+    { tags: [...tags, "elixir"] },
+    async () => {
+      await ts.call(EX, "Elixir.Kate", "spawn_link_here", [
+        atom("alex_ts@localhost"),
+        atom("Elixir.Alex"),
+        atom("say_name"),
+        [],
+      ]);
+      await ex.waitFor(/Hi, my name is Alex/, 5000);
+      assert.ok(!out.join("").includes("Hi, my name is Alex"));
+    },
+  );
+
+  test("the {:hi, pid} exchange with an Elixir process", {
+    tags: [...tags, "elixir"],
+  }, async () => {
+    const pid = await ts.spawnLink(EX, "Elixir.Kate", "wait_hi", []);
+    send(pid, tuple(atom("hi"), ts.shell.pid));
+    assert.equal(await receive((m) => m === atom("sup?"), 5000), atom("sup?"));
+  });
+
+  test("a wrong cookie is refused by Elixir and by noderl, naming the peer", {
+    tags: [...tags, "elixir"],
+  }, async () => {
+    const logs: string[] = [];
+    const stranger = await startNode({
+      name: "stranger@localhost",
+      cookie: "not-the-cookie",
+      registryPort: registry.port,
+      log: (m) => logs.push(m),
+    });
+    try {
+      assert.equal(await stranger.connect(EX), false);
+      assert.match(logs.join("\n"), /kate_ex@localhost.*cookies differ/);
+      await ex.waitFor(/stranger@localhost/, 5000); // the BEAM logs the refused attempt
+    } finally {
+      await stranger.stop();
     }
   });
 });
