@@ -139,6 +139,26 @@ describe("two nodes in one OS process", () => {
     );
   });
 
+  test("concurrent receives in one process each get their match", async () => {
+    const me = self();
+    const [a, b, c] = await Promise.all([
+      receive((m) => m === "a", 1000),
+      receive((m) => m === "b", 1000),
+      receive(undefined, 1000),
+      Promise.resolve().then(() => {
+        send(me, "b");
+        send(me, "x");
+        send(me, "a");
+      }),
+    ]);
+    assert.deepEqual([a, b, c], ["a", "b", "x"]);
+    // A waiter that times out leaves the others waiting.
+    const late = receive((m) => m === "late", 1000);
+    await assert.rejects(receive((m) => m === "never", 10), TimeoutError);
+    send(me, "late");
+    assert.equal(await late, "late");
+  });
+
   test("receive times out with a TimeoutError", async () => {
     await assert.rejects(receive((m) => m === "never", 20), TimeoutError);
     await assert.rejects(receive((m) => m === "never", 0), TimeoutError);

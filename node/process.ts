@@ -74,6 +74,8 @@ export class Process {
   private queue: unknown[] = [];
   private head = 0;
   private waiter: Waiter | null = null;
+  /** Further concurrent receives (JS code may await several at once). */
+  private moreWaiters: Waiter[] | null = null;
   private resolveExited!: (reason: unknown) => void;
 
   constructor(pid: Pid, groupLeader: Pid) {
@@ -101,22 +103,13 @@ export class Process {
     }
     const w = this.waiter;
     if (w !== null) {
-      let take = true;
-      if (w.matcher !== undefined) {
-        try {
-          take = w.matcher(message);
-        } catch (e) {
+      // The common case: one receive waiting.
+      if (this.moreWaiters === null) {
+        if (this.offer(w, message)) {
           this.waiter = null;
-          if (w.timer !== undefined) clearTimeout(w.timer);
-          this.queue.push(message);
-          w.reject(e);
           return;
         }
-      }
-      if (take) {
-        this.waiter = null;
-        if (w.timer !== undefined) clearTimeout(w.timer);
-        w.resolve(message);
+      } else if (this.offerAll(message)) {
         return;
       }
     }
@@ -124,8 +117,62 @@ export class Process {
   }
 
   /**
+   * Hands `message` to waiter `w` if its matcher accepts it; a matcher that
+   * throws fails that receive (and the message stays in the mailbox).
+   */
+  private offer(w: Waiter, message: unknown): boolean {
+    let take = true;
+    if (w.matcher !== undefined) {
+      try {
+        take = w.matcher(message);
+      } catch (e) {
+        this.removeWaiter(w);
+        if (w.timer !== undefined) clearTimeout(w.timer);
+        w.reject(e);
+        return false;
+      }
+    }
+    if (!take) return false;
+    if (w.timer !== undefined) clearTimeout(w.timer);
+    w.resolve(message);
+    return true;
+  }
+
+  /** Offers `message` to each waiting receive in the order they started. */
+  private offerAll(message: unknown): boolean {
+    const all = [this.waiter!, ...this.moreWaiters!];
+    for (const w of all) {
+      if (this.offer(w, message)) {
+        this.removeWaiter(w);
+        return true;
+      }
+    }
+    return false;
+  }
+
+  private addWaiter(w: Waiter): void {
+    if (this.waiter === null) this.waiter = w;
+    else (this.moreWaiters ??= []).push(w);
+  }
+
+  private removeWaiter(w: Waiter): void {
+    if (this.waiter === w) {
+      const more = this.moreWaiters;
+      this.waiter = more !== null && more.length > 0 ? more.shift()! : null;
+      if (more !== null && more.length === 0) this.moreWaiters = null;
+    } else if (this.moreWaiters !== null) {
+      const i = this.moreWaiters.indexOf(w);
+      if (i >= 0) this.moreWaiters.splice(i, 1);
+      if (this.moreWaiters.length === 0) this.moreWaiters = null;
+    }
+  }
+
+  /**
    * Takes the first message that `matcher` accepts (any message without a
-   * matcher), waiting up to `timeoutMs` (default: forever) for one.
+   * matcher), waiting up to `timeoutMs` (default: forever) for one. Several
+   * receives may wait at once (JavaScript code can await concurrently): a
+   * new message goes to the first of them, in the order they started, whose
+   * matcher accepts it.
    */
   receive(
     matcher?: (m: unknown) => boolean,
@@ -134,13 +181,6 @@ export class Process {
     if (!this.alive) {
       return Promise.reject(
         new ExitError(this.exitReason, `${this.pid} cannot receive`),
-      );
-    }
-    if (this.waiter !== null) {
-      return Promise.reject(
-        new Error(
-          `${this.pid} is already waiting in receive; a process receives one message at a time (await the first receive, or spawn another process)`,
-        ),
       );
     }
     const q = this.queue;
@@ -164,13 +204,11 @@ export class Process {
       const w: Waiter = { matcher, resolve, reject, timer: undefined };
       if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
         w.timer = setTimeout(() => {
-          if (this.waiter === w) {
-            this.waiter = null;
-            reject(this.timeoutError(timeoutMs));
-          }
+          this.removeWaiter(w);
+          reject(this.timeoutError(timeoutMs));
         }, timeoutMs);
       }
-      this.waiter = w;
+      this.addWaiter(w);
     });
   }
 
@@ -212,11 +250,14 @@ export class Process {
   markExited(reason: unknown): void {
     this.alive = false;
     this.exitReason = reason;
-    const w = this.waiter;
+    const waiting = this.waiter === null
+      ? []
+      : [this.waiter, ...(this.moreWaiters ?? [])];
     this.waiter = null;
+    this.moreWaiters = null;
     this.queue = [];
     this.head = 0;
-    if (w !== null) {
+    for (const w of waiting) {
       if (w.timer !== undefined) clearTimeout(w.timer);
       w.reject(new ExitError(reason, `${this.pid}`));
     }
@@ -224,14 +265,18 @@ export class Process {
   }
 
   /**
-   * Fails a pending receive with `error` without ending the process (the
+   * Fails the pending receives with `error` without ending the process (the
    * shell process gets exit signals this way).
    */
   interrupt(error: Error): void {
-    const w = this.waiter;
-    if (w === null) return;
+    const waiting = this.waiter === null
+      ? []
+      : [this.waiter, ...(this.moreWaiters ?? [])];
     this.waiter = null;
-    if (w.timer !== undefined) clearTimeout(w.timer);
-    w.reject(error);
+    this.moreWaiters = null;
+    for (const w of waiting) {
+      if (w.timer !== undefined) clearTimeout(w.timer);
+      w.reject(error);
+    }
   }
 }
