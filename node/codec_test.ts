@@ -478,3 +478,207 @@ test("Atom instances cannot be forged with new", () => {
   // The constructor is private: Atom.of / atom() are the only way in.
   assert.equal(Atom.of("x"), atom("x"));
 });
+
+// ---- The fast paths: caches, the output slab, native UTF-8 validation.
+
+test("floats are written big-endian, as the BEAM writes them", () => {
+  assert.deepEqual(Array.from(encode(1.5)), [
+    131,
+    70,
+    63,
+    248,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+  ]);
+  assert.deepEqual(
+    Array.from(encode(new Float(-2))),
+    [131, 70, 192, 0, 0, 0, 0, 0, 0, 0],
+  );
+  assert.equal(decode(b(131, 70, 63, 248, 0, 0, 0, 0, 0, 0)), 1.5);
+  const pi = [131, 70, 0x40, 0x09, 0x21, 0xfb, 0x54, 0x44, 0x2d, 0x18];
+  assert.deepEqual(Array.from(encode(Math.PI)), pi);
+  assert.equal(decode(new Uint8Array(pi)), Math.PI);
+});
+
+test("binaries: UTF-8 validation agrees with a strict decoder at every length", () => {
+  const strict = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+  const pieces = [
+    [0x61],
+    [0x7f],
+    [0xc3, 0xa9], // é
+    [0xe2, 0x9c, 0x93], // ✓
+    [0xf0, 0x9f, 0x90, 0x94], // 🐔
+    [0xef, 0xbb, 0xbf], // BOM, kept
+    [0xc0, 0x80], // overlong
+    [0xe0, 0x80, 0x80], // overlong
+    [0xed, 0xa0, 0x80], // surrogate
+    [0xf4, 0x90, 0x80, 0x80], // above U+10FFFF
+    [0xf5, 0x80, 0x80, 0x80],
+    [0xe2, 0x9c], // truncated
+    [0x80], // stray continuation
+    [0xff],
+  ];
+  const r = rng(7);
+  for (let i = 0; i < 3000; i++) {
+    // Lengths on both sides of the short-text threshold.
+    const bytes: number[] = [];
+    const target = Math.floor(r() * 80);
+    while (bytes.length < target) {
+      const p = pieces[Math.floor(r() * (r() < 0.8 ? 6 : pieces.length))];
+      bytes.push(...p);
+    }
+    const raw = new Uint8Array(bytes);
+    let expected: string | Uint8Array;
+    try {
+      expected = strict.decode(raw);
+    } catch {
+      expected = raw;
+    }
+    const bin = new Uint8Array(6 + raw.length);
+    bin.set([131, 109, 0, 0, raw.length >> 8, raw.length & 255]);
+    bin.set(raw, 6);
+    assert.deepEqual(decode(bin), expected, `bytes ${bytes}`);
+  }
+});
+
+test("atoms: the decode cache never confuses two atoms", () => {
+  // Thousands of distinct atoms (many share a cache slot, a length, a
+  // prefix or a suffix), decoded repeatedly in varying order, every tag.
+  const names: string[] = [];
+  for (let i = 0; i < 3000; i++) {
+    names.push(
+      `a${i}`,
+      `node${i}@localhost`,
+      `${i % 10}x`.padStart(1 + i % 40, "_"),
+    );
+  }
+  names.push(
+    "",
+    "ok",
+    "error",
+    "true",
+    "false",
+    "nil",
+    "x".repeat(64),
+    "y".repeat(65),
+  );
+  const r = rng(11);
+  for (let round = 0; round < 3; round++) {
+    for (let k = 0; k < names.length; k++) {
+      const name = names[Math.floor(r() * names.length)];
+      const text = ascii(name);
+      const tag = [100, 118, 115, 119][k % 4];
+      const head = tag === 100 || tag === 118
+        ? [tag, text.length >> 8, text.length & 255]
+        : [tag, text.length];
+      const got = decode(b(131, ...head, ...text));
+      const want = name === "true"
+        ? true
+        : name === "false"
+        ? false
+        : name === "nil"
+        ? null
+        : atom(name);
+      assert.equal(got, want, name);
+    }
+  }
+  // The same bytes as latin-1 and as UTF-8 are different atoms when not ASCII.
+  assert.equal(decode(b(131, 115, 2, 0xc3, 0xa9)), atom("Ã©"));
+  assert.equal(decode(b(131, 119, 2, 0xc3, 0xa9)), atom("é"));
+});
+
+test("pids and refs: node names alternate without mix-ups", () => {
+  const nodes = ["a@host", "b@host", "ab@host", "a@hosu", "é@host", "a@host2"];
+  const r = rng(3);
+  for (let i = 0; i < 2000; i++) {
+    const node = nodes[Math.floor(r() * nodes.length)];
+    const pid = new Pid(node, i, 0, 1);
+    const ref = new Ref(node, 2, [i, 1, 2]);
+    assert.deepEqual(decode(encode(tuple(pid, ref))), tuple(pid, ref));
+    // PID_EXT with an old-style ATOM_EXT node name, as old nodes send.
+    const text = Array.from(new TextEncoder().encode(node));
+    const old = decode(
+      b(131, 103, 100, 0, text.length, ...text, 0, 0, 0, 5, 0, 0, 0, 0, 1),
+    );
+    assert.equal((old as Pid).node, node.startsWith("é") ? "Ã©@host" : node);
+  }
+});
+
+test("encode: results never overlap, whatever their sizes", () => {
+  const r = rng(5);
+  const values: unknown[] = [];
+  const results: Uint8Array[] = [];
+  for (let i = 0; i < 4000; i++) {
+    const size = [0, 1, 10, 200, 3000, 9000, 70_000][Math.floor(r() * 7)];
+    const v = tuple(
+      i,
+      "y".repeat(size),
+      r() < 0.5 ? "✓".repeat(size >> 4) : size,
+    );
+    values.push(v);
+    results.push(encode(v));
+  }
+  // Checked only after all were made: a later result written over an
+  // earlier one would show here.
+  for (let i = 0; i < values.length; i++) {
+    assert.deepEqual(decode(results[i]), values[i], `value #${i}`);
+  }
+  // A result is exactly its term: `slice()` copies just those bytes.
+  const one = encode(atom("ok"));
+  assert.deepEqual(Array.from(one.slice()), [131, 119, 2, 111, 107]);
+});
+
+test("encode: a transferred result buffer does not break later calls", () => {
+  const first = encode(tuple(atom("ok"), 1));
+  const slab = first.buffer as ArrayBuffer;
+  structuredClone(slab, { transfer: [slab] });
+  assert.equal(first.length, 0); // detached
+  const next = encode(tuple(atom("ok"), 2));
+  assert.deepEqual(decode(next), tuple(atom("ok"), 2));
+  assert.deepEqual(decode(encode("x".repeat(5000))), "x".repeat(5000));
+});
+
+test("encode: a nested call from a getter gets its own buffer", () => {
+  let inner: Uint8Array | undefined;
+  const value = {
+    get a() {
+      inner = encode(tuple(atom("inner"), "z".repeat(100)));
+      return 5;
+    },
+    b: "after",
+  };
+  const outer = encode(value);
+  assert.deepEqual(
+    decode(outer),
+    new Map<unknown, unknown>([["a", 5], ["b", "after"]]),
+  );
+  assert.deepEqual(decode(inner!), tuple(atom("inner"), "z".repeat(100)));
+  // And a failing term leaves the shared state usable.
+  assert.throws(() => encode([1, () => 1]), TermEncodeError);
+  assert.deepEqual(decode(encode([1, 2])), [1, 2]);
+});
+
+test("encode: frozen atoms and long strings that outgrow the buffer", () => {
+  const frozen = Object.freeze(atom("frozen_atom"));
+  assert.deepEqual(Array.from(encode(frozen)), [
+    131,
+    119,
+    11,
+    ...ascii("frozen_atom"),
+  ]);
+  assert.equal(decode(encode(tuple(frozen, frozen))) instanceof Tuple, true);
+  // ASCII head, then multi-byte text: the room reserved first is too small.
+  for (const n of [64, 1000, 70_000]) {
+    const s = "a".repeat(n) + "✓🐔é".repeat(n);
+    const bytes = encode(s);
+    assert.equal(bytes[1], 109);
+    const len = (bytes[2] << 24 | bytes[3] << 16 | bytes[4] << 8 | bytes[5]) >>>
+      0;
+    assert.equal(len, new TextEncoder().encode(s).length);
+    assert.equal(decode(bytes), s);
+  }
+});

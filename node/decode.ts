@@ -4,6 +4,7 @@
  *
  * @module
  */
+import * as nodeBuffer from "node:buffer";
 import { inflateSync } from "node:zlib";
 import {
   Atom,
@@ -33,6 +34,59 @@ export interface DecodeOptions {
 const VERSION = 131;
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 const utf8Lenient = new TextDecoder("utf-8", { ignoreBOM: true });
+const fromCharCode = String.fromCharCode;
+
+// The native validator (simdutf in Node, Rust in Deno) when the runtime has
+// it: strict UTF-8 like the fallback below.
+const validUtf8: (b: Uint8Array) => boolean =
+  (nodeBuffer as { isUtf8?: (b: Uint8Array) => boolean }).isUtf8 ?? isUtf8;
+
+// Up to this many bytes, text is built in JS; beyond, TextDecoder is faster.
+const SHORT_TEXT = 24;
+
+// Floats are read through this scratch pair (a DataView on the input would
+// force small on-heap buffers to materialize an ArrayBuffer).
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+// Decoded ASCII atoms by a hash of their bytes: a hit (verified byte by byte)
+// gives the interned Atom with no string built and no table lookup.
+const ATOM_CACHE_BITS = 10;
+const atomCache = new Array<Atom | undefined>(1 << ATOM_CACHE_BITS).fill(
+  undefined,
+);
+const atomKeys = new Uint8Array(64 << ATOM_CACHE_BITS);
+// The node name last read in a pid, reference or port, and its bytes.
+let lastNode = "";
+let lastNodeLen = -1;
+const lastNodeKey = new Uint8Array(255);
+const TRUE = Atom.of("true");
+const FALSE = Atom.of("false");
+const NIL = Atom.of("nil");
+
+/** Builds the string of `n` ASCII bytes at `p`. */
+function asciiText(b: Uint8Array, p: number, n: number): string {
+  let s = "", i = 0;
+  for (; i + 8 <= n; i += 8) {
+    s += fromCharCode(
+      b[p + i],
+      b[p + i + 1],
+      b[p + i + 2],
+      b[p + i + 3],
+      b[p + i + 4],
+      b[p + i + 5],
+      b[p + i + 6],
+      b[p + i + 7],
+    );
+  }
+  if (i + 4 <= n) {
+    s += fromCharCode(b[p + i], b[p + i + 1], b[p + i + 2], b[p + i + 3]);
+    i += 4;
+  }
+  for (; i < n; i++) s += fromCharCode(b[p + i]);
+  return s;
+}
 
 /**
  * Decodes one term from a buffer that starts with the version byte 131 and
@@ -77,7 +131,6 @@ export class TermReader {
   buf: Uint8Array;
   pos: number;
   end: number;
-  private view: DataView | undefined;
   private depth = 0;
   private readonly maxDepth: number;
   private readonly maxUncompressed: number;
@@ -132,15 +185,23 @@ export class TermReader {
     }
   }
 
-  private dv(): DataView {
-    if (this.view === undefined || this.view.buffer !== this.buf.buffer) {
-      this.view = new DataView(
-        this.buf.buffer,
-        this.buf.byteOffset,
-        this.buf.byteLength,
-      );
+  /** Reads a big-endian float64 (room must have been checked). */
+  private f64(): number {
+    const b = this.buf, p = this.pos;
+    this.pos = p + 8;
+    if (littleEndian) {
+      f64Bytes[0] = b[p + 7];
+      f64Bytes[1] = b[p + 6];
+      f64Bytes[2] = b[p + 5];
+      f64Bytes[3] = b[p + 4];
+      f64Bytes[4] = b[p + 3];
+      f64Bytes[5] = b[p + 2];
+      f64Bytes[6] = b[p + 1];
+      f64Bytes[7] = b[p];
+    } else {
+      for (let i = 0; i < 8; i++) f64Bytes[i] = b[p + i];
     }
-    return this.view;
+    return f64[0];
   }
 
   private u8(): number {
@@ -263,6 +324,10 @@ export class TermReader {
       }
       case 116: // MAP_EXT
         return this.mapBody();
+      case 88: // NEW_PID_EXT
+        return this.newPid();
+      case 90: // NEWER_REFERENCE_EXT
+        return this.newerRef(tagAt);
       default:
         return this.readRare(tag, tagAt);
     }
@@ -291,8 +356,7 @@ export class TermReader {
       }
       case 70: { // NEW_FLOAT_EXT
         this.need(8, "an 8-byte float");
-        const v = this.dv().getFloat64(this.pos);
-        this.pos += 8;
+        const v = this.f64();
         if (!Number.isFinite(v)) this.fail("a finite float", tagAt);
         return Number.isSafeInteger(v) ? new Float(v) : v;
       }
@@ -319,25 +383,18 @@ export class TermReader {
         const n = this.u32();
         return this.bigBody(n);
       }
-      case 88: { // NEW_PID_EXT
-        const node = this.nodeName();
-        this.need(12, "pid id, serial and creation");
-        return new Pid(node, this.u32(), this.u32(), this.u32());
-      }
       case 103: { // PID_EXT
         const node = this.nodeName();
         this.need(9, "pid id, serial and creation");
         return new Pid(node, this.u32(), this.u32(), this.u8());
       }
-      case 90: // NEWER_REFERENCE_EXT
       case 114: { // NEW_REFERENCE_EXT
         this.need(2, "a reference length");
         const len = this.u16();
         if (len > 5) this.fail(`at most 5 reference words, got ${len}`, tagAt);
         const node = this.nodeName();
-        const crLen = tag === 90 ? 4 : 1;
-        this.need(crLen + 4 * len, "reference creation and words");
-        const creation = tag === 90 ? this.u32() : this.u8();
+        this.need(1 + 4 * len, "reference creation and words");
+        const creation = this.u8();
         const ids = new Array<number>(len);
         for (let i = 0; i < len; i++) ids[i] = this.u32();
         return new Ref(node, creation, ids);
@@ -392,6 +449,24 @@ export class TermReader {
       default:
         this.fail(`a known term tag, got ${tag}`, tagAt);
     }
+  }
+
+  private newPid(): Pid {
+    const node = this.nodeName();
+    this.need(12, "pid id, serial and creation");
+    return new Pid(node, this.u32(), this.u32(), this.u32());
+  }
+
+  private newerRef(tagAt: number): Ref {
+    this.need(2, "a reference length");
+    const len = this.u16();
+    if (len > 5) this.fail(`at most 5 reference words, got ${len}`, tagAt);
+    const node = this.nodeName();
+    this.need(4 + 4 * len, "reference creation and words");
+    const creation = this.u32();
+    const ids = new Array<number>(len);
+    for (let i = 0; i < len; i++) ids[i] = this.u32();
+    return new Ref(node, creation, ids);
   }
 
   private enter(): void {
@@ -497,27 +572,20 @@ export class TermReader {
   private binaryValue(n: number): string | Uint8Array {
     const b = this.buf, p = this.pos;
     this.pos = p + n;
-    if (n === 0) return "";
-    if (n <= 32) {
-      let s = "";
-      for (let i = 0; i < n; i++) {
-        const c = b[p + i];
-        if (c >= 0x80) return this.utf8OrBytes(p, n);
-        s += String.fromCharCode(c);
-      }
-      return s;
+    if (n <= SHORT_TEXT) {
+      let or = 0;
+      for (let i = 0; i < n; i++) or |= b[p + i];
+      if (or < 0x80) return n === 0 ? "" : asciiText(b, p, n);
     }
-    return this.utf8OrBytes(p, n);
-  }
-
-  private utf8OrBytes(p: number, n: number): string | Uint8Array {
-    const sub = this.buf.subarray(p, p + n);
-    if (isUtf8(sub)) return utf8Lenient.decode(sub);
-    return this.buf.slice(p, p + n);
+    const sub = b.subarray(p, p + n);
+    if (validUtf8(sub)) return utf8Lenient.decode(sub);
+    // An exact copy: decoded data is often kept, and a view into a shared
+    // slab would keep the whole slab alive.
+    return b.slice(p, p + n);
   }
 
   /** Reads the length and text of an atom whose tag has been read. */
-  private atomBody(tag: number, tagAt: number): string {
+  private atomBody(tag: number, tagAt: number): Atom {
     let n: number;
     if (tag === 100 || tag === 118) {
       this.need(2, "an atom length");
@@ -529,42 +597,54 @@ export class TermReader {
     this.need(n, "the text of an atom");
     const b = this.buf, p = this.pos;
     this.pos = p + n;
-    let s = "";
-    let ascii = true;
+    // Hash the bytes (FNV-1a) and see whether they are all ASCII.
+    let h = 0x811c9dc5 ^ n, or = 0;
     for (let i = 0; i < n; i++) {
       const c = b[p + i];
-      if (c >= 0x80) {
-        ascii = false;
-        break;
-      }
-      s += String.fromCharCode(c);
+      or |= c;
+      h = Math.imul(h ^ c, 0x01000193);
     }
-    if (ascii) return s;
+    if (or < 0x80) {
+      const slot = (h ^ (h >>> ATOM_CACHE_BITS)) & ((1 << ATOM_CACHE_BITS) - 1);
+      const hit = atomCache[slot];
+      if (hit !== undefined) {
+        const name = hit.name;
+        if (name.length === n) {
+          const k = slot << 6;
+          let i = 0;
+          while (i < n && atomKeys[k + i] === b[p + i]) i++;
+          if (i === n) return hit;
+        }
+      }
+      const a = Atom.of(asciiText(b, p, n));
+      if (n <= 64) {
+        atomCache[slot] = a;
+        const k = slot << 6;
+        for (let i = 0; i < n; i++) atomKeys[k + i] = b[p + i];
+      }
+      return a;
+    }
+    let s: string;
     if (tag === 100 || tag === 115) {
       // Latin-1: each byte is one code point.
       s = "";
-      for (let i = 0; i < n; i++) s += String.fromCharCode(b[p + i]);
-      return s;
+      for (let i = 0; i < n; i++) s += fromCharCode(b[p + i]);
+      return Atom.of(s);
     }
     try {
       s = utf8.decode(b.subarray(p, p + n));
     } catch {
       this.fail("UTF-8 text in a UTF-8 atom", tagAt);
     }
-    return s;
+    return Atom.of(s);
   }
 
-  private atomValue(name: string): unknown {
-    switch (name) {
-      case "true":
-        return true;
-      case "false":
-        return false;
-      case "nil":
-        return null;
-      default:
-        return Atom.of(name);
-    }
+  /** The JavaScript value of an atom: true/false/null for three of them. */
+  private atomValue(a: Atom): unknown {
+    if (a === TRUE) return true;
+    if (a === FALSE) return false;
+    if (a === NIL) return null;
+    return a;
   }
 
   /** Reads an atom term and returns it as an Atom (never true/false/null). */
@@ -575,11 +655,34 @@ export class TermReader {
     if (tag !== 100 && tag !== 118 && tag !== 115 && tag !== 119) {
       this.fail(`${what} (an atom), got tag ${tag}`, at);
     }
-    return Atom.of(this.atomBody(tag, at));
+    return this.atomBody(tag, at);
   }
 
   private nodeName(): string {
-    return this.atomTerm("a node name").name;
+    // Pids and references in a stream mostly name one node: compare the
+    // bytes with the last node name before hashing them.
+    const b = this.buf, p = this.pos;
+    const small = p + 2 <= this.end && b[p] === 119; // SMALL_ATOM_UTF8_EXT
+    if (small) {
+      const n = b[p + 1];
+      if (n === lastNodeLen && n <= this.end - p - 2) {
+        let i = 0;
+        while (i < n && lastNodeKey[i] === b[p + 2 + i]) i++;
+        if (i === n) {
+          this.pos = p + 2 + n;
+          return lastNode;
+        }
+      }
+    }
+    const name = this.atomTerm("a node name").name;
+    const n = this.pos - p - 2;
+    if (small && name.length === n) {
+      // (Equal lengths in bytes and UTF-16 units: ASCII.)
+      for (let i = 0; i < n; i++) lastNodeKey[i] = b[p + 2 + i];
+      lastNodeLen = n;
+      lastNode = name;
+    }
+    return name;
   }
 
   private funBody(tagAt: number): Fun {

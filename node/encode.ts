@@ -24,56 +24,89 @@ export interface EncodeOptions {
 }
 
 const utf8 = new TextEncoder();
-const atomBytes = new WeakMap<Atom, Uint8Array>();
 const TRUE = Atom.of("true");
 const FALSE = Atom.of("false");
 const NIL = Atom.of("nil");
 const UNDEFINED = Atom.of("undefined");
 
+// Floats are written through this scratch pair.
+const f64 = new Float64Array(1);
+const f64Bytes = new Uint8Array(f64.buffer);
+const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+// Each atom's UTF-8 bytes, kept on the atom under a hidden symbol (faster
+// to reach than a WeakMap), or in a WeakMap for a frozen atom.
+const ATOM_BYTES = Symbol("noderl.atomBytes");
+const frozenAtomBytes = new WeakMap<Atom, Uint8Array>();
+
 function bytesOfAtom(a: Atom): Uint8Array {
-  let b = atomBytes.get(a);
-  if (b === undefined) {
-    if ([...a.name].length > 255) {
-      throw new TermEncodeError(
-        `atom ${
-          JSON.stringify(a.name.slice(0, 40))
-        }… has more than 255 characters`,
-      );
-    }
-    b = utf8.encode(a.name);
-    atomBytes.set(a, b);
+  return (a as { [ATOM_BYTES]?: Uint8Array })[ATOM_BYTES] ??
+    frozenAtomBytes.get(a) ?? atomBytesOnce(a);
+}
+
+function atomBytesOnce(a: Atom): Uint8Array {
+  if ([...a.name].length > 255) {
+    throw new TermEncodeError(
+      `atom ${
+        JSON.stringify(a.name.slice(0, 40))
+      }… has more than 255 characters`,
+    );
   }
+  const b = utf8.encode(a.name);
+  if (Object.isExtensible(a)) {
+    Object.defineProperty(a, ATOM_BYTES, { value: b });
+  } else {
+    frozenAtomBytes.set(a, b);
+  }
+  return b;
+}
+
+/** The value of a lowercase hex digit's character code. */
+function hexDigit(c: number): number {
+  return c <= 57 ? c - 48 : c - 87;
+}
+
+// The node name of the last pid, reference or port written, and its bytes.
+let lastNode = "";
+let lastNodeBytes: Uint8Array = new Uint8Array(0);
+
+function nodeBytes(node: string): Uint8Array {
+  if (node === lastNode) return lastNodeBytes;
+  const b = bytesOfAtom(Atom.of(node));
+  lastNode = node;
+  lastNodeBytes = b;
   return b;
 }
 
 /**
  * A growable output buffer that terms are written into. The distribution
- * layer writes whole packets with it; {@linkcode encode} uses a shared one.
- * Internal.
+ * layer writes whole packets with it; {@linkcode encode} writes into a
+ * shared slab through a subclass. Internal.
  */
 export class TermWriter {
   buf: Uint8Array;
   pos = 0;
-  private view: DataView;
   private depth = 0;
   private readonly maxDepth: number;
 
   constructor(initialSize = 1024, options?: EncodeOptions) {
     this.buf = new Uint8Array(initialSize);
-    this.view = new DataView(this.buf.buffer);
     this.maxDepth = options?.maxDepth ?? 2_000;
   }
 
   /** Makes room for `n` more bytes. */
   ensure(n: number): void {
     const need = this.pos + n;
-    if (need <= this.buf.length) return;
-    let size = this.buf.length * 2;
+    if (need > this.buf.length) this.grow(need);
+  }
+
+  /** Replaces the buffer with one of at least `need` bytes. */
+  protected grow(need: number): void {
+    let size = Math.max(this.buf.length * 2, 64);
     while (size < need) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;
-    this.view = new DataView(next.buffer);
   }
 
   /** Writes one byte (room must have been ensured). */
@@ -154,7 +187,11 @@ export class TermWriter {
 
   /** Writes an atom. */
   writeAtom(a: Atom): void {
-    const b = bytesOfAtom(a);
+    this.atomBytes(bytesOfAtom(a));
+  }
+
+  /** Writes an atom given its UTF-8 bytes. */
+  private atomBytes(b: Uint8Array): void {
     const n = b.length;
     this.ensure(3 + n);
     if (n < 256) {
@@ -164,7 +201,7 @@ export class TermWriter {
       this.buf[this.pos++] = 118; // ATOM_UTF8_EXT
       this.u16(n);
     }
-    if (n < 16) {
+    if (n <= 32) {
       for (let i = 0; i < n; i++) this.buf[this.pos + i] = b[i];
     } else {
       this.buf.set(b, this.pos);
@@ -213,8 +250,21 @@ export class TermWriter {
     }
     this.ensure(9);
     this.buf[this.pos++] = 70;
-    this.view.setFloat64(this.pos, n);
-    this.pos += 8;
+    f64[0] = n;
+    const b = this.buf, p = this.pos;
+    if (littleEndian) {
+      b[p] = f64Bytes[7];
+      b[p + 1] = f64Bytes[6];
+      b[p + 2] = f64Bytes[5];
+      b[p + 3] = f64Bytes[4];
+      b[p + 4] = f64Bytes[3];
+      b[p + 5] = f64Bytes[2];
+      b[p + 6] = f64Bytes[1];
+      b[p + 7] = f64Bytes[0];
+    } else {
+      for (let i = 0; i < 8; i++) b[p + i] = f64Bytes[i];
+    }
+    this.pos = p + 8;
   }
 
   private writeBigInt(v: bigint): void {
@@ -222,45 +272,39 @@ export class TermWriter {
       return this.writeNumber(Number(v));
     }
     const neg = v < 0n;
-    if (neg) v = -v;
-    const start = this.pos;
-    // Digits, least significant first; written after a 6-byte header slot.
-    this.ensure(6);
-    this.pos += 6;
-    let len = 0;
-    while (v > 0n) {
-      let chunk = Number(v & 0xffffffffn);
-      v >>= 32n;
-      this.ensure(4);
-      for (let k = 0; k < 4; k++) {
-        if (v === 0n && chunk === 0) break;
-        this.buf[this.pos++] = chunk & 0xff;
-        chunk >>>= 8;
-        len++;
-      }
-    }
+    // The digits from the hex text (one conversion, no bigint arithmetic
+    // per digit), least significant byte first.
+    const hex = (neg ? -v : v).toString(16);
+    const len = (hex.length + 1) >> 1;
+    this.ensure(6 + len);
+    const b = this.buf;
+    let p = this.pos;
     if (len < 256) {
-      // SMALL_BIG_EXT: move the digits 3 bytes back.
-      this.buf[start] = 110;
-      this.buf[start + 1] = len;
-      this.buf[start + 2] = neg ? 1 : 0;
-      this.buf.copyWithin(start + 3, start + 6, start + 6 + len);
-      this.pos = start + 3 + len;
+      b[p++] = 110; // SMALL_BIG_EXT
+      b[p++] = len;
     } else {
-      this.buf[start] = 111;
-      this.u32At(start + 1, len);
-      this.buf[start + 5] = neg ? 1 : 0;
+      b[p++] = 111; // LARGE_BIG_EXT
+      this.u32At(p, len);
+      p += 4;
     }
+    b[p++] = neg ? 1 : 0;
+    let i = hex.length;
+    for (; i >= 2; i -= 2) {
+      b[p++] = (hexDigit(hex.charCodeAt(i - 2)) << 4) |
+        hexDigit(hex.charCodeAt(i - 1));
+    }
+    if (i === 1) b[p++] = hexDigit(hex.charCodeAt(0));
+    this.pos = p;
   }
 
   private writeString(s: string): void {
     const n = s.length;
-    this.ensure(5 + n * 3);
-    const b = this.buf;
-    b[this.pos] = 109;
-    const lenAt = this.pos + 1;
-    let p = this.pos + 5;
     if (n < 64) {
+      this.ensure(5 + n * 3);
+      const b = this.buf;
+      const lenAt = this.pos + 1;
+      let p = lenAt + 4;
+      b[lenAt - 1] = 109;
       let i = 0;
       for (; i < n; i++) {
         const c = s.charCodeAt(i);
@@ -270,11 +314,27 @@ export class TermWriter {
       if (i < n) {
         p += utf8.encodeInto(s.slice(i), b.subarray(p)).written;
       }
-    } else {
-      p += utf8.encodeInto(s, b.subarray(p)).written;
+      this.u32At(lenAt, p - lenAt - 4);
+      this.pos = p;
+      return;
     }
-    this.u32At(lenAt, p - lenAt - 4);
-    this.pos = p;
+    // Room for the text if it is ASCII (one byte per UTF-16 unit) and more
+    // only when it is not: reserving 3 bytes per unit up front would grow
+    // the buffer needlessly for long ASCII strings.
+    this.ensure(5 + n);
+    const start = this.pos;
+    this.buf[start] = 109;
+    this.pos = start + 5;
+    let r = utf8.encodeInto(s, this.buf.subarray(this.pos));
+    this.pos += r.written;
+    let read = r.read;
+    while (read < n) {
+      this.ensure((n - read) * 3);
+      r = utf8.encodeInto(s.slice(read), this.buf.subarray(this.pos));
+      this.pos += r.written;
+      read += r.read;
+    }
+    this.u32At(start + 1, this.pos - start - 5);
   }
 
   private writeBinary(bytes: Uint8Array): void {
@@ -441,10 +501,10 @@ export class TermWriter {
 
   /** Writes a pid (NEW_PID_EXT). */
   writePid(p: Pid): void {
-    this.ensure(1);
+    const node = nodeBytes(p.node);
+    this.ensure(16 + node.length);
     this.buf[this.pos++] = 88;
-    this.writeAtom(Atom.of(p.node));
-    this.ensure(12);
+    this.atomBytes(node);
     this.u32(p.id);
     this.u32(p.serial);
     this.u32(p.creation);
@@ -455,11 +515,11 @@ export class TermWriter {
     if (n < 1 || n > 5) {
       throw new TermEncodeError(`a reference has 1..5 words, got ${n}`);
     }
-    this.ensure(3);
+    const node = nodeBytes(r.node);
+    this.ensure(10 + node.length + 4 * n);
     this.buf[this.pos++] = 90;
     this.u16(n);
-    this.writeAtom(Atom.of(r.node));
-    this.ensure(4 + 4 * n);
+    this.atomBytes(node);
     this.u32(r.creation);
     for (let i = 0; i < n; i++) this.u32(r.ids[i]);
   }
@@ -468,7 +528,7 @@ export class TermWriter {
     this.ensure(1);
     const big = p.id > 0xffffffffn;
     this.buf[this.pos++] = big ? 120 : 89;
-    this.writeAtom(Atom.of(p.node));
+    this.atomBytes(nodeBytes(p.node));
     this.ensure(12);
     if (big) {
       this.u32(Number(p.id >> 32n));
@@ -502,7 +562,6 @@ export class TermWriter {
   /** Replaces the buffer with a smaller, empty one. */
   shrink(size: number): void {
     this.buf = new Uint8Array(size);
-    this.view = new DataView(this.buf.buffer);
     this.pos = 0;
   }
 
@@ -513,7 +572,87 @@ export class TermWriter {
   }
 }
 
-const shared = new TermWriter(4096);
+// Results are carved out of a shared slab, as Node's Buffer pool does:
+// allocating an ArrayBuffer costs far more than encoding a small term (about
+// 1 µs for 8 KiB, dearer per byte for small buffers and in Deno, where even a
+// 7-byte one costs ~0.7 µs). encode() writes straight into the slab's free
+// part; a term that does not fit is encoded again into a reusable scratch
+// writer and copied out.
+const POOL_SIZE = 64 * 1024;
+// A slab with less room than this is replaced before encoding into it.
+const POOL_MIN_FREE = 256;
+let pool = new Uint8Array(POOL_SIZE);
+let poolBuffer = pool.buffer;
+let poolPos = 0;
+
+function newPool(): void {
+  pool = new Uint8Array(POOL_SIZE);
+  poolBuffer = pool.buffer;
+  poolPos = 0;
+}
+
+/** Thrown inside the slab writer when the term does not fit. */
+const FULL = { full: true };
+
+/** A writer over the slab's free part that refuses to grow. */
+class SlabWriter extends TermWriter {
+  protected override grow(): void {
+    throw FULL;
+  }
+}
+
+const slabWriter = new SlabWriter(0);
+const scratch = new TermWriter(4096);
+// True while encode() uses the slab or the scratch writer: a nested call
+// (from a getter run during encoding) gets a writer of its own.
+let busy = false;
+
+/** Copies `src[0, n)` out, into the slab when it is small. */
+function copyOut(src: Uint8Array, n: number): Uint8Array {
+  if (n > POOL_SIZE >>> 3) return src.slice(0, n);
+  let p = poolPos;
+  // A detached slab (its buffer transferred away) has length 0.
+  if (p + n > pool.length) {
+    newPool();
+    p = 0;
+  }
+  const out = new Uint8Array(poolBuffer, p, n);
+  poolPos = p + n;
+  out.set(src.subarray(0, n));
+  return out;
+}
+
+function encodeShared(term: unknown): Uint8Array {
+  const w = slabWriter;
+  let start = poolPos;
+  // A detached slab (its buffer transferred away) has length 0.
+  if (pool.length - start < POOL_MIN_FREE) {
+    newPool();
+    start = 0;
+  }
+  w.buf = pool;
+  w.pos = start;
+  try {
+    w.writeVersioned(term);
+    const end = w.pos;
+    poolPos = end;
+    // (new Uint8Array(buffer, …) is faster than pool.subarray.)
+    return new Uint8Array(poolBuffer, start, end - start);
+  } catch (e) {
+    w.reset();
+    if (e !== FULL) throw e;
+  }
+  try {
+    scratch.writeVersioned(term);
+    return copyOut(scratch.buf, scratch.pos);
+  } finally {
+    scratch.reset();
+    if (scratch.buf.length > 1 << 20) {
+      // Do not keep a huge buffer alive after one large term.
+      scratch.shrink(4096);
+    }
+  }
+}
 
 /**
  * Encodes a JavaScript value as an Erlang term, with the version byte 131
@@ -525,6 +664,10 @@ const shared = new TermWriter(4096);
  * `Uint8Array`s binaries; `Map`s and plain objects maps (object keys become
  * binaries); `true`/`false`/`null`/`undefined` the atoms
  * `true`/`false`/`nil`/`undefined`.
+ *
+ * Like Node's `Buffer`s, small results are views into a shared 64 KiB slab
+ * (`byteOffset` and `byteLength` delimit them within `.buffer`); one kept
+ * result keeps its slab alive, so `.slice()` a result you store for long.
  *
  * @throws {TermEncodeError} for a value with no Erlang term.
  *
@@ -541,18 +684,15 @@ const shared = new TermWriter(4096);
  * ```
  */
 export function encode(term: unknown, options?: EncodeOptions): Uint8Array {
-  const w = options?.maxDepth === undefined
-    ? shared
-    : new TermWriter(256, options);
-  w.reset();
+  if (options?.maxDepth !== undefined || busy) {
+    const own = new TermWriter(256, options);
+    own.writeVersioned(term);
+    return own.buf.slice(0, own.pos);
+  }
+  busy = true;
   try {
-    w.writeVersioned(term);
-    return w.buf.slice(0, w.pos);
+    return encodeShared(term);
   } finally {
-    w.reset();
-    if (w === shared && w.buf.length > 1 << 20) {
-      // Do not keep a huge buffer alive after one large term.
-      shared.shrink(4096);
-    }
+    busy = false;
   }
 }

@@ -106,6 +106,13 @@ export function atom(name: string): Atom {
 export class Tuple extends Array<unknown> {
   /** Builds a tuple of exactly the given items (unlike `new Tuple(n)`). */
   static fromItems(items: ArrayLike<unknown>): Tuple {
+    if (Array.isArray(items)) {
+      // Sized up front, then filled: several times faster than push.
+      const n = items.length;
+      const t = new Tuple(n);
+      for (let i = 0; i < n; i++) t[i] = items[i];
+      return t;
+    }
     const t = new Tuple();
     for (let i = 0; i < items.length; i++) t.push(items[i]);
     return t;

@@ -7,7 +7,9 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { atom, decode, encode, Float, Pid, Ref, tuple } from "../node/mod.ts";
+import { decode } from "../node/decode.ts";
+import { encode } from "../node/encode.ts";
+import { atom, Float, Pid, Ref, tuple } from "../node/terms.ts";
 import { erlPath, runErl } from "./_beam.ts";
 import type { BenchResult } from "./_bench.ts";
 
@@ -41,18 +43,28 @@ export function messageMix(): unknown[] {
   ];
 }
 
+/** Rounds over the mix per timed run. */
+const ROUNDS = 10_000;
+/** Timed runs on each side; the best one counts, on both sides alike. */
+const RUNS = 5;
+
 /** Runs the codec bench; returns the figures. */
 export async function benchCodec(): Promise<BenchResult[]> {
   const terms = messageMix();
   const encoded = terms.map((t) => encode(t));
-  const rounds = 20_000;
-  // Warm up, then measure.
-  for (let r = 0; r < 2000; r++) for (const t of terms) decode(encode(t));
-  const t0 = performance.now();
-  for (let r = 0; r < rounds; r++) for (const t of terms) decode(encode(t));
-  const tsMs = performance.now() - t0;
-  const ops = rounds * terms.length;
-  const bytes = encoded.reduce((n, b) => n + b.length, 0) * rounds;
+  const once = () => {
+    for (const t of terms) decode(encode(t));
+  };
+  // Warm up (JIT tiers), then take the best of several timed runs.
+  for (let r = 0; r < 3000; r++) once();
+  let tsMs = Infinity;
+  for (let k = 0; k < RUNS; k++) {
+    const t0 = performance.now();
+    for (let r = 0; r < ROUNDS; r++) once();
+    tsMs = Math.min(tsMs, performance.now() - t0);
+  }
+  const ops = ROUNDS * terms.length;
+  const bytes = encoded.reduce((n, b) => n + b.length, 0) * ROUNDS;
   const results: BenchResult[] = [];
   const ts = ops / (tsMs / 1000);
   let beam: number | undefined;
@@ -71,12 +83,18 @@ export async function benchCodec(): Promise<BenchResult[]> {
         );
       }
       writeFileSync(file, new Uint8Array(parts));
+      // The same best-of-RUNS in one VM (the first run warms it up).
       const r = await runErl(
-        `noderl_oracle:bench("${file}", ${rounds}), halt().`,
+        `[noderl_oracle:bench("${file}", ${ROUNDS}) || _ <- lists:seq(1, ${RUNS})], halt().`,
         { timeoutMs: 120_000 },
       );
-      const [n, us] = r.stdout.trim().split(/\s+/).map(Number);
-      beam = n / (us / 1e6);
+      for (const line of r.stdout.trim().split("\n")) {
+        const [n, us] = line.trim().split(/\s+/).map(Number);
+        if (n > 0 && us > 0) beam = Math.max(beam ?? 0, n / (us / 1e6));
+      }
+      if (beam === undefined) {
+        throw new Error(`the BEAM bench printed no figures: ${r.stderr}`);
+      }
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -87,7 +105,7 @@ export async function benchCodec(): Promise<BenchResult[]> {
     ts,
     beam,
     higherIsBetter: true,
-    note: `${(bytes / (tsMs / 1000) / 1e6).toFixed(0)} MB/s`,
+    note: `${(bytes / (tsMs / 1000) / 1e6).toFixed(0)} MB/s, best of ${RUNS}`,
   });
   return results;
 }
