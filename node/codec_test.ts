@@ -220,6 +220,19 @@ test("binaries: UTF-8 to strings, other bytes to Uint8Array, bitstrings", () => 
   );
 });
 
+test("binaries decoded from a Node Buffer are plain Uint8Array copies", async () => {
+  const { Buffer } = await import("node:buffer");
+  const input = Buffer.from(
+    encode([b(0xff, 1), new BitBinary(b(0xff, 0x80), 1)]),
+  );
+  const [bin, bits] = decode(input) as [Uint8Array, BitBinary];
+  assert.equal(Object.getPrototypeOf(bin), Uint8Array.prototype);
+  assert.equal(Object.getPrototypeOf(bits.bytes), Uint8Array.prototype);
+  input.fill(0);
+  assert.deepEqual(bin, b(0xff, 1), "not a view of the input");
+  assert.deepEqual(bits.bytes, b(0xff, 0x80));
+});
+
 test("lists: proper, charlists, improper, non-canonical tails", () => {
   assert.deepEqual(decode(encode([])), []);
   assert.deepEqual(Array.from(encode([104, 105])), [131, 107, 0, 2, 104, 105]);

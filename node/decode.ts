@@ -350,7 +350,7 @@ export class TermReader {
         }
         this.need(n, "the bytes of a bitstring");
         if (bits === 8 || n === 0) return this.binaryValue(n);
-        const bytes = this.buf.slice(this.pos, this.pos + n);
+        const bytes = copyBytes(this.buf, this.pos, this.pos + n);
         this.pos += n;
         return new BitBinary(bytes, bits);
       }
@@ -581,7 +581,7 @@ export class TermReader {
     if (validUtf8(sub)) return utf8Lenient.decode(sub);
     // An exact copy: decoded data is often kept, and a view into a shared
     // slab would keep the whole slab alive.
-    return b.slice(p, p + n);
+    return copyBytes(b, p, p + n);
   }
 
   /** Reads the length and text of an atom whose tag has been read. */
@@ -692,7 +692,7 @@ export class TermReader {
       this.fail(`a fun of ${size} bytes within the data`, tagAt);
     }
     const arity = this.u8();
-    const uniq = this.buf.slice(this.pos, this.pos + 16);
+    const uniq = copyBytes(this.buf, this.pos, this.pos + 16);
     this.pos += 16;
     const index = this.u32();
     const numFree = this.u32();
@@ -753,4 +753,12 @@ function isUtf8(b: Uint8Array): boolean {
     }
   }
   return true;
+}
+
+/**
+ * A plain `Uint8Array` copy of `b[start..end)`. (`Buffer#slice` would give
+ * a Buffer view of the input, sharing its memory.)
+ */
+function copyBytes(b: Uint8Array, start: number, end: number): Uint8Array {
+  return new Uint8Array(b.subarray(start, end));
 }
