@@ -35,6 +35,8 @@ export interface ConnectionHandler {
 }
 
 const SLAB = 256 * 1024;
+/** Bytes queued that trigger a write at once rather than at the end of the turn. */
+const FLUSH_AT = 128 * 1024;
 const TICK = new Uint8Array(4);
 
 /** Limits of a connection. */
@@ -78,8 +80,8 @@ export class Connection {
   private sendFrom: unknown;
   private sendTo: unknown;
   private sendControl: Uint8Array | undefined;
-  private chunks: Uint8Array[] = [];
-  private buffered = 0;
+  private partial: Uint8Array | null = null;
+  private partialLen = 0;
 
   /** Ticks: traffic seen since the last tick interval. */
   private sentSinceTick = false;
@@ -140,8 +142,15 @@ export class Connection {
       throw e;
     }
     w.u32At(start, w.pos - start - 4);
+    this.queued();
+  }
+
+  /** After a packet is queued: flush at the end of this turn, or now if much is waiting. */
+  private queued(): void {
     this.sentSinceTick = true;
-    if (!this.scheduled) {
+    if (this.w.pos - this.flushFrom >= FLUSH_AT) {
+      this.flush();
+    } else if (!this.scheduled) {
       this.scheduled = true;
       queueMicrotask(this.flushNow);
     }
@@ -183,11 +192,7 @@ export class Connection {
       throw e;
     }
     w.u32At(start, w.pos - start - 4);
-    this.sentSinceTick = true;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.flushNow);
-    }
+    this.queued();
   }
 
   /** Moves unflushed bytes to a fresh buffer (flushed bytes may still be in flight). */
@@ -261,54 +266,78 @@ export class Connection {
 
   private onData(d: Uint8Array): void {
     this.receivedSinceTick = true;
-    let buf: Uint8Array;
-    if (this.buffered === 0) {
-      buf = d;
-    } else {
-      this.chunks.push(d);
-      this.buffered += d.length;
-      // Only join once the pending packet is whole.
-      const head = this.chunks[0];
-      if (head.length >= 4) {
-        const need = 4 +
-          ((head[0] << 24 | head[1] << 16 | head[2] << 8 | head[3]) >>> 0);
-        if (this.buffered < need) return;
-      } else if (this.buffered < 4) {
-        return;
-      }
-      buf = new Uint8Array(this.buffered);
-      let p = 0;
-      for (const c of this.chunks) {
-        buf.set(c, p);
-        p += c.length;
-      }
-      this.chunks = [];
-      this.buffered = 0;
-    }
-    const end = buf.length;
     let p = 0;
+    if (this.partial !== null) {
+      // Complete the packet that straddles chunks, copying only its bytes.
+      p = this.fillPartial(d);
+      if (p < 0) return; // still incomplete, or the connection was dropped
+      const whole = this.partial!;
+      this.partial = null;
+      this.partialLen = 0;
+      if (whole.length > 4 && !this.packet(whole, 4, whole.length)) return;
+      if (!this.open) return;
+    }
+    const end = d.length;
     while (end - p >= 4) {
-      const len =
-        (buf[p] << 24 | buf[p + 1] << 16 | buf[p + 2] << 8 | buf[p + 3]) >>> 0;
+      const len = (d[p] << 24 | d[p + 1] << 16 | d[p + 2] << 8 | d[p + 3]) >>>
+        0;
       if (len > this.limits.maxPacketSize) {
-        this.destroy(
-          `protocol error: a packet of ${len} bytes exceeds maxPacketSize (${this.limits.maxPacketSize})`,
-        );
+        this.tooBig(len);
         return;
       }
       if (end - p - 4 < len) break;
       if (len > 0) {
-        if (!this.packet(buf, p + 4, p + 4 + len)) return;
+        if (!this.packet(d, p + 4, p + 4 + len)) return;
         if (!this.open) return;
       }
       p += 4 + len;
     }
     if (p < end) {
-      // Keep the partial packet; copy it if it shares a buffer we may reuse.
-      const rest = buf.subarray(p);
-      this.chunks = [rest];
-      this.buffered = rest.length;
+      // Keep the start of the next packet (its header may be incomplete).
+      const rest = end - p;
+      const total = rest >= 4
+        ? 4 + ((d[p] << 24 | d[p + 1] << 16 | d[p + 2] << 8 | d[p + 3]) >>> 0)
+        : 4;
+      this.partial = new Uint8Array(total);
+      this.partial.set(d.subarray(p, p + Math.min(rest, total)));
+      this.partialLen = Math.min(rest, total);
     }
+  }
+
+  /**
+   * Adds bytes from `d` to the partial packet. Returns how many bytes of `d`
+   * it used once the packet is whole, or -1 if it needs more data.
+   */
+  private fillPartial(d: Uint8Array): number {
+    let used = 0;
+    let buf = this.partial!;
+    if (this.partialLen < 4) {
+      // The header itself was split.
+      const take = Math.min(4 - this.partialLen, d.length);
+      buf.set(d.subarray(0, take), this.partialLen);
+      this.partialLen += take;
+      used = take;
+      if (this.partialLen < 4) return -1;
+      const len = (buf[0] << 24 | buf[1] << 16 | buf[2] << 8 | buf[3]) >>> 0;
+      if (len > this.limits.maxPacketSize) {
+        this.tooBig(len);
+        return -1;
+      }
+      const grown = new Uint8Array(4 + len);
+      grown.set(buf.subarray(0, 4));
+      this.partial = buf = grown;
+    }
+    const take = Math.min(buf.length - this.partialLen, d.length - used);
+    buf.set(d.subarray(used, used + take), this.partialLen);
+    this.partialLen += take;
+    used += take;
+    return this.partialLen === buf.length ? used : -1;
+  }
+
+  private tooBig(len: number): void {
+    this.destroy(
+      `protocol error: a packet of ${len} bytes exceeds maxPacketSize (${this.limits.maxPacketSize})`,
+    );
   }
 
   private packet(buf: Uint8Array, start: number, end: number): boolean {

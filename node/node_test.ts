@@ -27,7 +27,7 @@ import {
   trapExit,
   whereis,
 } from "./process_api.ts";
-import { atom, type Pid, Ref, Tuple, tuple } from "./terms.ts";
+import { atom, Pid, Ref, Tuple, tuple } from "./terms.ts";
 
 const isTuple = (m: unknown, tag: string) =>
   m instanceof Tuple && m[0] === atom(tag);
@@ -535,6 +535,74 @@ describe("ticks and simultaneous connects", () => {
     } finally {
       await a.stop();
       await b.stop();
+    }
+  });
+
+  test("packets split anywhere, even byte by byte, and packets of megabytes arrive whole", async () => {
+    const a = await startNode({
+      name: "split_a@localhost",
+      cookie: "c",
+      registryPort: registry.port,
+      log: () => {},
+    });
+    try {
+      const got: unknown[] = [];
+      const sink = a.spawn(async () => {
+        for (;;) got.push(await receive());
+      });
+      a.register("sink", sink);
+      const { initiateHandshake } = await import("./handshake.ts");
+      const { DFLAG_NODERL } = await import("./_dist.ts");
+      const { encode } = await import("./encode.ts");
+      const sock = tcpConnect(a.port, "127.0.0.1");
+      await new Promise((r) => sock.once("connect", r));
+      await initiateHandshake(
+        sock,
+        {
+          name: "raw@localhost",
+          creation: 9,
+          flags: DFLAG_NODERL,
+          cookie: "c",
+        },
+        "split_a@localhost",
+        2000,
+      );
+      const packet = (msg: unknown) => {
+        const ctl = encode(
+          tuple(6, new Pid("raw@localhost", 1, 0, 9), atom(""), atom("sink")),
+        );
+        const body = encode(msg);
+        const out = new Uint8Array(5 + ctl.length + body.length);
+        new DataView(out.buffer).setUint32(0, 1 + ctl.length + body.length);
+        out[4] = 112;
+        out.set(ctl, 5);
+        out.set(body, 5 + ctl.length);
+        return out;
+      };
+      const small = packet(tuple(atom("one"), 1));
+      for (const byte of small) {
+        sock.write(new Uint8Array([byte]));
+        await new Promise((r) => setImmediate(r));
+      }
+      const big = new Uint8Array(3 * 1024 * 1024).map((_, i) => i * 7);
+      const both = new Uint8Array([
+        ...packet(tuple(atom("two"), big)),
+        ...packet("three"),
+      ]);
+      for (let i = 0; i < both.length; i += 65_000) {
+        sock.write(both.subarray(i, i + 65_000));
+      }
+      const deadline = Date.now() + 5000;
+      while (got.length < 3 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      sock.destroy();
+      assert.equal(got.length, 3);
+      assert.deepEqual(got[0], tuple(atom("one"), 1));
+      assert.deepEqual((got[1] as Tuple)[1], big);
+      assert.equal(got[2], "three");
+    } finally {
+      await a.stop();
     }
   });
 
