@@ -51,3 +51,16 @@ export {
 export { formatTerm, type FormatOptions } from "./format.ts";
 export { chardataToString, ioLibFormat } from "./io_format.ts";
 export type { Process } from "./process.ts";
+export {
+  Cluster,
+  Peer,
+  type PeerExit,
+  type PeerOptions,
+  type PeerScope,
+  peerScope,
+  runningPeers,
+  startPeer,
+  startPeers,
+  type StartPeersOptions,
+  stopAll,
+} from "./peer.ts";
