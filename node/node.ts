@@ -1403,6 +1403,38 @@ export class Node extends EventEmitter {
   }
 
   /**
+   * Spawns `mod.fun(...args)` on `node` for `caller` with one SPAWN_REQUEST
+   * (no waiting before the next message, as erpc does). Returns at once the
+   * request id — which is the monitor reference when `options.monitor` is
+   * set, so a DOWN can be matched before the reply comes — and a promise of
+   * the new pid (rejected with a {@linkcode NoConnectionError} if the node
+   * cannot be reached). @internal
+   */
+  spawnRequestFrom(
+    caller: Process,
+    node: string,
+    mod: string,
+    fun: string,
+    args: unknown[],
+    options: SpawnOptions = {},
+  ): { ref: Ref; pid: Promise<Pid> } {
+    const ref = this.makeRef();
+    let pid: Pid | undefined;
+    const done = this.spawnRequestRef(
+      caller,
+      node,
+      mod,
+      fun,
+      args,
+      options,
+      undefined,
+      (p) => (pid = p),
+      ref,
+    ).then(() => pid!);
+    return { ref, pid: done };
+  }
+
+  /**
    * Sends a SPAWN_REQUEST; resolves with the request id (which is also the
    * monitor reference) once the reply has come. `onPid` gets the pid.
    */
@@ -1415,8 +1447,8 @@ export class Node extends EventEmitter {
     options: SpawnOptions,
     timeoutMs?: number,
     onPid?: (p: Pid) => void,
+    reqId: Ref = this.makeRef(),
   ): Promise<Ref> {
-    const reqId = this.makeRef();
     if (node === this.name) {
       const p = this.spawnModuleFunction(
         caller.pid,

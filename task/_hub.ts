@@ -1,0 +1,466 @@
+/**
+ * The task hub: one handler process per node that every task, task
+ * supervisor and supervisor call of that node goes through. It owns the
+ * aliases replies come to and the monitors DOWN messages come to, so many
+ * tasks and calls can be awaited at once without touching the caller's
+ * mailbox, and a timed-out await can drop everything it made. Internal.
+ *
+ * @module
+ */
+import type { Node } from "../node/node.ts";
+import type { Process } from "../node/process.ts";
+import { ExitError, NoConnectionError, TimeoutError } from "../node/errors.ts";
+import { Atom, ImproperList, Pid, Ref, Tuple, tuple } from "../node/terms.ts";
+
+/** Atoms used by the task modules. @internal */
+export const A = {
+  DOWN: Atom.of("DOWN"),
+  EXIT: Atom.of("EXIT"),
+  alias: Atom.of("alias"),
+  gen_call: Atom.of("$gen_call"),
+  system: Atom.of("system"),
+  terminate: Atom.of("terminate"),
+  ok: Atom.of("ok"),
+  error: Atom.of("error"),
+  normal: Atom.of("normal"),
+  shutdown: Atom.of("shutdown"),
+  kill: Atom.of("kill"),
+  killed: Atom.of("killed"),
+  noproc: Atom.of("noproc"),
+  noconnection: Atom.of("noconnection"),
+  timeout: Atom.of("timeout"),
+  monitor: Atom.of("monitor"),
+  nomonitor: Atom.of("nomonitor"),
+  start_task: Atom.of("start_task"),
+  max_children: Atom.of("max_children"),
+  not_found: Atom.of("not_found"),
+  temporary: Atom.of("temporary"),
+  transient: Atom.of("transient"),
+  permanent: Atom.of("permanent"),
+  brutal_kill: Atom.of("brutal_kill"),
+  infinity: Atom.of("infinity"),
+  nil: null,
+  erlang: Atom.of("erlang"),
+  apply: Atom.of("apply"),
+  which_children: Atom.of("which_children"),
+  count_children: Atom.of("count_children"),
+  terminate_child: Atom.of("terminate_child"),
+  restart_child: Atom.of("restart_child"),
+  delete_child: Atom.of("delete_child"),
+  start_child: Atom.of("start_child"),
+  undefined: Atom.of("undefined"),
+  restarting: Atom.of("restarting"),
+  worker: Atom.of("worker"),
+  supervisor: Atom.of("supervisor"),
+  specs: Atom.of("specs"),
+  active: Atom.of("active"),
+  supervisors: Atom.of("supervisors"),
+  workers: Atom.of("workers"),
+  not_started: Atom.of("noderl_task_not_started"),
+  badfun: Atom.of("badfun"),
+  TaskSupervised: Atom.of("Elixir.Task.Supervised"),
+} as const;
+
+/** How a task ended, as the hub saw it. @internal */
+export type Outcome =
+  | { kind: "ok"; value: unknown }
+  | { kind: "exit"; reason: unknown }
+  | { kind: "error"; error: Error };
+
+/** The hub's record of one task. @internal */
+export interface TaskEntry {
+  /** The reply tag (an alias of the hub for remote tasks). */
+  tag: Ref;
+  /** Whether `tag` is an alias to deactivate. */
+  aliased: boolean;
+  /** The monitor on the task process, once there is one. */
+  mref: Ref | undefined;
+  /** The task's pid once known. */
+  pid: Pid | undefined;
+  /** How it ended, once known. */
+  outcome: Outcome | undefined;
+  /** Resolves with the outcome. */
+  settled: Promise<Outcome>;
+  resolve: (o: Outcome) => void;
+  /** An await timed out or the task was shut down: ignore what comes. */
+  abandoned: boolean;
+  /** The JS error a local task threw, kept as the await error's cause. */
+  cause?: unknown;
+}
+
+interface CallEntry {
+  alias: Ref;
+  mref: Ref | undefined;
+  dest: string;
+  node: string;
+  resolve: (v: unknown) => void;
+  reject: (e: unknown) => void;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** Where a call can go: a pid, a local name, or `[name, node]`. @internal */
+export type CallTarget =
+  | Pid
+  | string
+  | Atom
+  | readonly [string | Atom, string | Atom];
+
+/** `{name, node}` or the pid/name, for messages. @internal */
+export function describeTarget(t: CallTarget): string {
+  if (Array.isArray(t)) return `{${String(t[0])}, ${String(t[1])}}`;
+  return String(t);
+}
+
+/** The node a target lives on. @internal */
+export function targetNode(node: Node, t: CallTarget): string {
+  if (t instanceof Pid) return t.node;
+  if (Array.isArray(t)) return String(t[1]);
+  return node.name;
+}
+
+const hubs = new WeakMap<Node, Hub>();
+
+/** The hub of `node`, started on first use. @internal */
+export function hubFor(node: Node): Hub {
+  let h = hubs.get(node);
+  if (h === undefined || !h.process.alive) {
+    h = new Hub(node);
+    hubs.set(node, h);
+  }
+  return h;
+}
+
+/** Counts of what the hub of `node` holds (for tests). @internal */
+export function hubStats(
+  node: Node,
+): { entries: number; aliases: number; monitors: number; calls: number } {
+  const h = hubs.get(node);
+  if (!h) return { entries: 0, aliases: 0, monitors: 0, calls: 0 };
+  return {
+    entries: h.taskCount(),
+    aliases: h.process.aliases.size,
+    monitors: h.process.monitoring.size,
+    calls: h.callCount(),
+  };
+}
+
+/** The per-node hub. @internal */
+export class Hub {
+  readonly node: Node;
+  readonly process: Process;
+  /** Task entries by reply-tag key and by monitor key. */
+  private readonly tasks = new Map<string, TaskEntry>();
+  /** Pending calls by alias key and by monitor key. */
+  private readonly calls = new Map<string, CallEntry>();
+  /** Peers known to speak noderl's one-round-trip task protocol. */
+  private readonly fastPeers = new Map<string, Promise<boolean>>();
+  /** The same, once answered. */
+  private readonly fastKnown = new Map<string, boolean>();
+  private readonly onNodedown = (peer: string) => {
+    this.fastPeers.delete(peer);
+    this.fastKnown.delete(peer);
+  };
+
+  constructor(node: Node) {
+    this.node = node;
+    const p = node.spawnLocal(
+      node.shell,
+      () => new Promise<void>(() => {}),
+      { label: "task hub" },
+    );
+    this.process = p;
+    p.handler = (m) => this.handle(m);
+    node.on("nodedown", this.onNodedown);
+    p.exited.then((reason) => this.died(reason));
+  }
+
+  taskCount(): number {
+    return new Set(this.tasks.values()).size;
+  }
+
+  callCount(): number {
+    return new Set(this.calls.values()).size;
+  }
+
+  // ------------------------------------------------------------ messages
+
+  private handle(m: unknown): void {
+    if (!(m instanceof Tuple)) return;
+    if (m.length === 2) {
+      const tag = m[0];
+      if (tag instanceof Ref) {
+        const e = this.tasks.get(tag.key);
+        if (e !== undefined && e.tag.key === tag.key) this.reply(e, m[1]);
+        return;
+      }
+      if (
+        tag instanceof ImproperList && tag.items[0] === A.alias &&
+        tag.tail instanceof Ref
+      ) {
+        const c = this.calls.get(tag.tail.key);
+        if (c !== undefined) {
+          this.endCall(c);
+          c.resolve(m[1]);
+        }
+      }
+      return;
+    }
+    if (m.length === 5 && m[0] === A.DOWN && m[1] instanceof Ref) {
+      const key = m[1].key;
+      const e = this.tasks.get(key);
+      if (e !== undefined) {
+        this.down(e, m[4]);
+        return;
+      }
+      const c = this.calls.get(key);
+      if (c !== undefined) {
+        this.endCall(c);
+        const reason = m[4];
+        c.reject(
+          reason === A.noconnection
+            ? new NoConnectionError(c.node, `call to ${c.dest}`)
+            : new ExitError(reason, `call to ${c.dest}`),
+        );
+      }
+    }
+  }
+
+  private died(reason: unknown): void {
+    this.node.off("nodedown", this.onNodedown);
+    for (const e of new Set(this.tasks.values())) {
+      this.settle(e, {
+        kind: "error",
+        error: new ExitError(reason, `${this.node.name} stopped`),
+      });
+    }
+    this.tasks.clear();
+    for (const c of new Set(this.calls.values())) {
+      if (c.timer !== undefined) clearTimeout(c.timer);
+      c.reject(new ExitError(reason, `${this.node.name} stopped`));
+    }
+    this.calls.clear();
+  }
+
+  // ------------------------------------------------------------ calls
+
+  /**
+   * A GenServer-style call made by the hub: `{Tag, {HubPid, [alias|A]},
+   * request}` (Tag `$gen_call`, or `system` for sys messages). Resolves with
+   * the reply; rejects with `noproc`, `noconnection`, the server's exit
+   * reason, or a TimeoutError.
+   */
+  call(
+    target: CallTarget,
+    request: unknown,
+    options: { timeoutMs?: number; tag?: Atom } = {},
+  ): Promise<unknown> {
+    const node = this.node;
+    const where = targetNode(node, target);
+    const dest = describeTarget(target);
+    if (where === node.name) {
+      const pid = target instanceof Pid
+        ? target
+        : node.whereis(String(Array.isArray(target) ? target[0] : target));
+      if (pid === undefined || !node.isAlive(pid)) {
+        return Promise.reject(new ExitError(A.noproc, `call to ${dest}`));
+      }
+    }
+    return new Promise((resolve, reject) => {
+      const alias = node.aliasFor(this.process);
+      const c: CallEntry = {
+        alias,
+        mref: undefined,
+        dest,
+        node: where,
+        resolve,
+        reject,
+        timer: undefined,
+      };
+      this.calls.set(alias.key, c);
+      const mref = node.monitorFrom(
+        this.process,
+        target instanceof Pid
+          ? target
+          : Array.isArray(target)
+          ? [target[0], target[1]] as const
+          : target as string | Atom,
+      );
+      c.mref = mref;
+      this.calls.set(mref.key, c);
+      if (options.timeoutMs !== undefined && isFinite(options.timeoutMs)) {
+        c.timer = setTimeout(() => {
+          if (this.calls.get(alias.key) !== c) return;
+          this.endCall(c);
+          reject(
+            new TimeoutError(
+              `call to ${dest} got no reply within ${options.timeoutMs} ms`,
+            ),
+          );
+        }, options.timeoutMs);
+      }
+      const dst = Array.isArray(target)
+        ? [target[0], target[1]] as const
+        : target as Pid | string | Atom;
+      node.sendFrom(
+        this.process,
+        dst,
+        tuple(
+          options.tag ?? A.gen_call,
+          tuple(this.process.pid, new ImproperList([A.alias], alias)),
+          request,
+        ),
+      );
+    });
+  }
+
+  private endCall(c: CallEntry): void {
+    if (c.timer !== undefined) clearTimeout(c.timer);
+    this.calls.delete(c.alias.key);
+    this.node.unalias(c.alias);
+    if (c.mref !== undefined) {
+      this.calls.delete(c.mref.key);
+      this.node.demonitorFrom(this.process, c.mref);
+    }
+  }
+
+  // ------------------------------------------------------------ tasks
+
+  /** A new task entry; `alias` makes its tag an alias of the hub. */
+  newTask(alias: boolean): TaskEntry {
+    const tag = alias ? this.node.aliasFor(this.process) : this.node.makeRef();
+    let resolve!: (o: Outcome) => void;
+    const settled = new Promise<Outcome>((r) => (resolve = r));
+    const e: TaskEntry = {
+      tag,
+      aliased: alias,
+      mref: undefined,
+      pid: undefined,
+      outcome: undefined,
+      settled,
+      resolve,
+      abandoned: false,
+    };
+    this.tasks.set(tag.key, e);
+    return e;
+  }
+
+  /** Monitors the task process `pid` from the hub. */
+  watch(e: TaskEntry, pid: Pid): void {
+    e.pid = pid;
+    if (e.outcome !== undefined && e.outcome.kind !== "ok") return;
+    if (pid.node === this.node.name && !this.node.isAlive(pid)) {
+      // Gone already: the DOWN would come before we knew its reference.
+      this.down(e, A.noproc);
+      return;
+    }
+    const mref = this.node.monitorFrom(this.process, pid);
+    this.expectDown(e, mref);
+  }
+
+  /** Matches DOWN messages with reference `mref` to the task. */
+  expectDown(e: TaskEntry, mref: Ref): void {
+    e.mref = mref;
+    this.tasks.set(mref.key, e);
+  }
+
+  /** The task's result came. */
+  reply(e: TaskEntry, value: unknown): void {
+    if (e.outcome !== undefined) return;
+    this.dropTag(e);
+    this.settle(e, { kind: "ok", value });
+    // The monitor stays until the DOWN (the task exits right after replying).
+  }
+
+  /** The task process ended (or could not be monitored). */
+  down(e: TaskEntry, reason: unknown): void {
+    if (e.mref !== undefined) this.tasks.delete(e.mref.key);
+    e.mref = undefined;
+    this.dropTag(e);
+    this.settle(e, { kind: "exit", reason });
+  }
+
+  /** The task could not be started. */
+  fail(e: TaskEntry, error: Error): void {
+    this.dropTag(e);
+    if (e.mref !== undefined) {
+      this.tasks.delete(e.mref.key);
+      this.node.demonitorFrom(this.process, e.mref);
+      e.mref = undefined;
+    }
+    this.settle(e, { kind: "error", error });
+  }
+
+  /**
+   * Forgets a task: demonitors (dropping a DOWN already here), deactivates
+   * the alias, ignores whatever comes later, and settles it with `error`.
+   */
+  forget(e: TaskEntry, error: Error): void {
+    e.abandoned = true;
+    this.dropTag(e);
+    if (e.mref !== undefined) {
+      this.tasks.delete(e.mref.key);
+      this.node.demonitorFrom(this.process, e.mref, true);
+      e.mref = undefined;
+    }
+    this.settle(e, { kind: "error", error });
+  }
+
+  private dropTag(e: TaskEntry): void {
+    if (this.tasks.get(e.tag.key) === e) {
+      this.tasks.delete(e.tag.key);
+      if (e.aliased) this.node.unalias(e.tag);
+    }
+  }
+
+  private settle(e: TaskEntry, o: Outcome): void {
+    if (e.outcome !== undefined) return;
+    e.outcome = o;
+    e.resolve(o);
+  }
+
+  // ------------------------------------------------------------ peers
+
+  /**
+   * Whether `peer` is a noderl node whose task supervisors take the
+   * one-round-trip start (asked once per connection with an rpc of
+   * `noderl_task:protocol/0`; BEAM nodes answer `undef`).
+   */
+  fastPeer(peer: string): Promise<boolean> {
+    let p = this.fastPeers.get(peer);
+    if (p === undefined) {
+      const node = this.node;
+      p = new Promise<boolean>((resolve, reject) => {
+        node.spawnLocal(this.process, async () => {
+          try {
+            const v = await node.call(
+              peer,
+              "noderl_task",
+              "protocol",
+              [],
+              10_000,
+            );
+            resolve(v === 1);
+          } catch (e) {
+            if (e instanceof NoConnectionError) reject(e);
+            else resolve(false);
+          }
+        }, { label: "task protocol probe" });
+      });
+      p.then(
+        (fast) => {
+          if (this.fastPeers.get(peer) === p) this.fastKnown.set(peer, fast);
+        },
+        () => {
+          if (this.fastPeers.get(peer) === p) this.fastPeers.delete(peer);
+        },
+      );
+      this.fastPeers.set(peer, p);
+    }
+    return p;
+  }
+
+  /** What {@linkcode Hub.fastPeer} found for `peer`, if it has answered. */
+  knownFast(peer: string): boolean | undefined {
+    return this.fastKnown.get(peer);
+  }
+}

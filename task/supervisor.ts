@@ -1,0 +1,822 @@
+/**
+ * Supervisors, as OTP's: a process that starts children from child specs,
+ * links to them, and restarts them when they exit — one at a time
+ * (`one_for_one`), all together (`one_for_all`), or the crashed one and
+ * those started after it (`rest_for_one`). More than `maxRestarts` restarts
+ * within `maxSeconds` (default 3 in 5 s, as Elixir) and the supervisor
+ * gives up: it stops its children and exits with `shutdown`. Children stop
+ * in reverse start order, each within its `shutdown` time.
+ *
+ * The supervisor also answers the BEAM's requests: `which_children`,
+ * `count_children`, `terminate_child`, `restart_child`, `delete_child` as
+ * `$gen_call`s, and `sys`'s `terminate`, so Elixir's
+ * `Supervisor.which_children({name, node})` and `Supervisor.stop` work on it.
+ *
+ * @example
+ * ```ts
+ * import { startRegistry } from "../node/registry.ts";
+ * import { startNode } from "../node/node.ts";
+ * import { receive } from "../node/process_api.ts";
+ * import { atom, Pid } from "../node/terms.ts";
+ * import { Supervisor } from "./supervisor.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const registry = await startRegistry({ port: 0 });
+ * const node = await startNode({ name: "sup@localhost", cookie: "c", registryPort: registry.port });
+ * const sup = await Supervisor.start(node, [
+ *   Supervisor.worker("a", () => receive()),
+ *   Supervisor.worker("b", () => receive()),
+ * ], { strategy: "one_for_one", name: "Elixir.Demo.Supervisor" });
+ * assert.deepEqual(await Supervisor.countChildren(sup), { specs: 2, active: 2, supervisors: 0, workers: 2 });
+ * const [a] = await Supervisor.whichChildren("Elixir.Demo.Supervisor");
+ * node.exit(a.pid as Pid, atom("kill"));      // child a dies: it is restarted
+ * const [a2] = await Supervisor.whichChildren(sup);
+ * assert.ok(a2.pid instanceof Pid && !a2.pid.equals(a.pid));
+ * await Supervisor.stop(sup);
+ * await node.stop();
+ * await registry.close();
+ * ```
+ *
+ * @module
+ */
+import type { Node } from "../node/node.ts";
+import type { Process } from "../node/process.ts";
+import { ExitError, TimeoutError } from "../node/errors.ts";
+import { formatTerm } from "../node/format.ts";
+import { currentNode } from "../node/process_api.ts";
+import { Atom, Pid, Tuple, tuple } from "../node/terms.ts";
+import { A, type CallTarget, describeTarget, hubFor } from "./_hub.ts";
+
+/** How a supervisor restarts children when one exits. */
+export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
+/**
+ * When a child is restarted: always (`permanent`), only after an abnormal
+ * exit (`transient`: not `normal`, `shutdown` or `{shutdown, _}`), or never
+ * (`temporary`).
+ */
+export type Restart = "permanent" | "transient" | "temporary";
+/**
+ * How a child is stopped: a `shutdown` exit signal and this many ms before
+ * it is killed, `"infinity"` to wait for it, or `"brutal_kill"`.
+ */
+export type Shutdown = number | "brutal_kill" | "infinity";
+
+/** A child specification. */
+export interface ChildSpec {
+  /** The child's id, unique in its supervisor (an atom on the wire). */
+  id: string;
+  /**
+   * Starts the child and returns its pid. It runs inside the supervisor's
+   * process, so `spawnLink` links to the supervisor (the supervisor links
+   * to the pid anyway).
+   */
+  start: () => Pid | Promise<Pid>;
+  /** Default `"permanent"`. */
+  restart?: Restart;
+  /** Default 5000 ms for a worker, `"infinity"` for a supervisor. */
+  shutdown?: Shutdown;
+  /** Default `"worker"`. */
+  type?: "worker" | "supervisor";
+  /** Module names reported by `which_children`. Default `[]`. */
+  modules?: string[];
+}
+
+/** Something that makes a child spec, as Elixir modules with `child_spec/1`. */
+export interface ChildSpecSource<T> {
+  /** Returns the child spec for `arg`. */
+  childSpec(arg: T): ChildSpec;
+}
+
+/**
+ * A child in `Supervisor.start`'s list: a spec, a spec source alone
+ * (`TaskSupervisor`), or `[source, arg]` — the seed's
+ * `{Task.Supervisor, name: Chat.TaskSupervisor}` is
+ * `[TaskSupervisor, { name: "Elixir.Chat.TaskSupervisor" }]`.
+ */
+export type ChildEntry =
+  | ChildSpec
+  // deno-lint-ignore no-explicit-any
+  | ChildSpecSource<any>
+  // deno-lint-ignore no-explicit-any
+  | readonly [ChildSpecSource<any>, unknown];
+
+/** Options of {@linkcode Supervisor.start}. */
+export interface SupervisorOptions {
+  /** Default `"one_for_one"`. */
+  strategy?: Strategy;
+  /** Restarts allowed within `maxSeconds` before the supervisor exits. Default 3. */
+  maxRestarts?: number;
+  /** Default 5. */
+  maxSeconds?: number;
+  /** Registers the supervisor under this name (exact atom text). */
+  name?: string | Atom;
+  /**
+   * Link the supervisor to the calling process. Default: true inside a
+   * process, false outside any (the shell cannot be taken down).
+   */
+  link?: boolean;
+}
+
+/** A supervisor: a pid, a registered name, or `[name, node]`. */
+export type SupervisorRef = CallTarget;
+
+/** Options of the calls that take a supervisor. */
+export interface CallOptions {
+  /** The node to call from. Default: the calling process's, else the default node. */
+  node?: Node;
+  /** Give up after this many ms. Default: wait (as Elixir does). */
+  timeoutMs?: number;
+}
+
+/** One entry of {@linkcode Supervisor.whichChildren}. */
+export interface ChildInfo {
+  id: string;
+  /** The pid, `"restarting"`, or `undefined` when not running. */
+  pid: Pid | "restarting" | undefined;
+  type: "worker" | "supervisor";
+  modules: string[];
+}
+
+/** What {@linkcode Supervisor.countChildren} returns. */
+export interface ChildCounts {
+  specs: number;
+  active: number;
+  supervisors: number;
+  workers: number;
+}
+
+/** Options of {@linkcode Supervisor.worker}. */
+export interface WorkerOptions {
+  /** Default `"permanent"`. */
+  restart?: Restart;
+  /** Default 5000. */
+  shutdown?: Shutdown;
+}
+
+/** Options of {@linkcode Supervisor.childSpec}: a nested supervisor. */
+export interface NestedSupervisorOptions extends SupervisorOptions {
+  /** The child id. Default: the name, else `"Elixir.Supervisor"`. */
+  id?: string;
+  /** Its children. */
+  children: ChildEntry[];
+  /** Default `"permanent"`. */
+  restart?: Restart;
+  /** Default `"infinity"`. */
+  shutdown?: Shutdown;
+}
+
+interface ChildState {
+  spec: Required<ChildSpec>;
+  pid: Pid | undefined;
+}
+
+const RESTARTS = new Set(["permanent", "transient", "temporary"]);
+const STRATEGIES = new Set(["one_for_one", "one_for_all", "rest_for_one"]);
+
+/** Whether an exit reason counts as a normal stop (no restart of a transient child). @internal */
+export function isNormalExit(reason: unknown): boolean {
+  return reason === A.normal || reason === A.shutdown ||
+    (reason instanceof Tuple && reason.length === 2 &&
+      reason[0] === A.shutdown);
+}
+
+/** Checks a shutdown value. @internal */
+export function checkShutdown(s: unknown, what: string): Shutdown {
+  if (
+    s === "brutal_kill" || s === "infinity" ||
+    (typeof s === "number" && s >= 0 && !Number.isNaN(s))
+  ) return s as Shutdown;
+  throw new TypeError(
+    `${what}: shutdown must be a number of ms ≥ 0, "infinity" or "brutal_kill", got ${
+      String(s)
+    }`,
+  );
+}
+
+/** Turns a child entry into a complete spec, or throws a TypeError. @internal */
+export function normalizeChild(entry: ChildEntry): Required<ChildSpec> {
+  let spec: unknown = entry;
+  if (
+    Array.isArray(entry) && entry.length === 2 &&
+    typeof entry[0]?.childSpec === "function"
+  ) {
+    spec = entry[0].childSpec(entry[1]);
+  } else if (
+    (typeof entry === "object" || typeof entry === "function") &&
+    entry !== null && !("start" in entry) &&
+    typeof (entry as ChildSpecSource<unknown>).childSpec === "function"
+  ) {
+    spec = (entry as ChildSpecSource<unknown>).childSpec(undefined);
+  }
+  const s = spec as ChildSpec;
+  if (
+    typeof s !== "object" || s === null || typeof s.start !== "function" ||
+    (typeof s.id !== "string" && !(s.id as unknown instanceof Atom)) ||
+    String(s.id) === ""
+  ) {
+    throw new TypeError(
+      `a child is a { id, start } spec, a module like TaskSupervisor, or [module, options]; got ${
+        formatTerm(spec)
+      }`,
+    );
+  }
+  const restart = s.restart ?? "permanent";
+  if (!RESTARTS.has(restart)) {
+    throw new TypeError(
+      `child ${s.id}: restart must be "permanent", "transient" or "temporary", got ${restart}`,
+    );
+  }
+  const type = s.type ?? "worker";
+  if (type !== "worker" && type !== "supervisor") {
+    throw new TypeError(
+      `child ${s.id}: type must be "worker" or "supervisor", got ${type}`,
+    );
+  }
+  return {
+    id: String(s.id),
+    start: s.start,
+    restart,
+    type,
+    shutdown: checkShutdown(
+      s.shutdown ?? (type === "supervisor" ? "infinity" : 5000),
+      `child ${s.id}`,
+    ),
+    modules: s.modules ?? [],
+  };
+}
+
+function checkOptions(o: SupervisorOptions): Required<
+  Omit<SupervisorOptions, "name" | "link">
+> {
+  const strategy = o.strategy ?? "one_for_one";
+  if (!STRATEGIES.has(strategy)) {
+    throw new TypeError(
+      `strategy must be "one_for_one", "one_for_all" or "rest_for_one", got ${strategy}`,
+    );
+  }
+  const maxRestarts = o.maxRestarts ?? 3, maxSeconds = o.maxSeconds ?? 5;
+  if (!Number.isInteger(maxRestarts) || maxRestarts < 0) {
+    throw new TypeError(
+      `maxRestarts must be an integer ≥ 0, got ${maxRestarts}`,
+    );
+  }
+  if (typeof maxSeconds !== "number" || !(maxSeconds > 0)) {
+    throw new TypeError(`maxSeconds must be a number > 0, got ${maxSeconds}`);
+  }
+  return { strategy, maxRestarts, maxSeconds };
+}
+
+const isTuple = (m: unknown, tag: unknown, size: number): m is Tuple =>
+  m instanceof Tuple && m.length === size && m[0] === tag;
+
+/** Whether two exit reasons are the same term. @internal */
+export function sameReason(a: unknown, b: unknown): boolean {
+  return a === b || formatTerm(a) === formatTerm(b);
+}
+
+/** An exit reason from the API's `reason` argument: strings become atoms. @internal */
+export function reasonTerm(reason: unknown): unknown {
+  return typeof reason === "string" ? Atom.of(reason) : reason;
+}
+
+class SupervisorServer {
+  readonly children: ChildState[] = [];
+  private restarts: number[] = [];
+
+  constructor(
+    readonly node: Node,
+    readonly proc: Process,
+    readonly opts: Required<Omit<SupervisorOptions, "name" | "link">>,
+    readonly parent: Pid | undefined,
+  ) {}
+
+  async init(specs: Required<ChildSpec>[]): Promise<void> {
+    for (const spec of specs) {
+      const c: ChildState = { spec, pid: undefined };
+      this.children.push(c);
+      try {
+        c.pid = await this.startChild(spec);
+      } catch (e) {
+        this.children.pop();
+        await this.terminateAll();
+        throw new StartFailure(spec.id, e);
+      }
+    }
+  }
+
+  private async startChild(spec: Required<ChildSpec>): Promise<Pid> {
+    const pid = await spec.start();
+    if (!(pid instanceof Pid)) {
+      throw new TypeError(
+        `the start function of child ${spec.id} must return a Pid, got ${
+          formatTerm(pid)
+        }`,
+      );
+    }
+    this.node.linkFrom(this.proc, pid);
+    return pid;
+  }
+
+  async loop(): Promise<void> {
+    const p = this.proc;
+    for (;;) {
+      const m = await p.receive();
+      if (!(m instanceof Tuple)) continue;
+      if (isTuple(m, A.EXIT, 3) && m[1] instanceof Pid) {
+        const [, from, reason] = m;
+        if (this.parent !== undefined && this.parent.equals(from)) {
+          await this.terminateAll();
+          throw new ExitError(reason);
+        }
+        const c = this.children.find((c) => c.pid?.equals(from));
+        if (c !== undefined) await this.childExited(c, reason);
+      } else if (isTuple(m, A.gen_call, 3)) {
+        await this.handleCall(m[1], m[2]);
+      } else if (
+        isTuple(m, A.system, 3) && isTuple(m[2], A.terminate, 2)
+      ) {
+        await this.terminateAll();
+        throw new ExitError(m[2][1]);
+      }
+    }
+  }
+
+  /** Records a restart; false when the intensity is exceeded. */
+  private addRestart(): boolean {
+    const now = performance.now();
+    const since = now - this.opts.maxSeconds * 1000;
+    this.restarts = this.restarts.filter((t) => t > since);
+    this.restarts.push(now);
+    return this.restarts.length <= this.opts.maxRestarts;
+  }
+
+  private async childExited(c: ChildState, reason: unknown): Promise<void> {
+    c.pid = undefined;
+    const r = c.spec.restart;
+    if (r === "temporary") {
+      this.children.splice(this.children.indexOf(c), 1);
+      return;
+    }
+    if (r === "transient" && isNormalExit(reason)) return;
+    if (!this.addRestart()) await this.giveUp();
+    const i = this.children.indexOf(c);
+    let group: ChildState[];
+    if (this.opts.strategy === "one_for_one") group = [c];
+    else if (this.opts.strategy === "one_for_all") group = [...this.children];
+    else group = this.children.slice(i);
+    for (const g of [...group].reverse()) {
+      if (g !== c) await this.shutdownChild(g);
+    }
+    for (const g of group) {
+      if (g !== c && g.spec.restart === "temporary") {
+        this.children.splice(this.children.indexOf(g), 1);
+      }
+    }
+    for (const g of group) {
+      if (!this.children.includes(g)) continue;
+      for (;;) {
+        try {
+          g.pid = await this.startChild(g.spec);
+          break;
+        } catch {
+          // As OTP: a failed restart counts as a restart, and is tried again.
+          if (!this.addRestart()) await this.giveUp();
+        }
+      }
+    }
+  }
+
+  private async giveUp(): Promise<never> {
+    await this.terminateAll();
+    throw new ExitError(A.shutdown);
+  }
+
+  /** Stops one child as its spec says; resolves once it is gone. */
+  private async shutdownChild(c: ChildState): Promise<void> {
+    const pid = c.pid;
+    if (pid === undefined) return;
+    c.pid = undefined;
+    const node = this.node, p = this.proc;
+    const mref = node.monitorFrom(p, pid);
+    node.unlinkFrom(p, pid);
+    p.drain((m) =>
+      isTuple(m, A.EXIT, 3) && m[1] instanceof Pid && m[1].equals(pid)
+    );
+    const sd = c.spec.shutdown;
+    const isDown = (m: unknown) => isTuple(m, A.DOWN, 5) && mref.equals(m[1]);
+    node.exitFrom(p, pid, sd === "brutal_kill" ? A.kill : A.shutdown);
+    if (typeof sd !== "number") {
+      await p.receive(isDown);
+      return;
+    }
+    try {
+      await p.receive(isDown, sd);
+    } catch (e) {
+      if (!(e instanceof TimeoutError)) throw e;
+      node.exitFrom(p, pid, A.kill);
+      await p.receive(isDown);
+    }
+  }
+
+  async terminateAll(): Promise<void> {
+    for (const c of [...this.children].reverse()) {
+      await this.shutdownChild(c);
+      if (c.spec.restart === "temporary") {
+        this.children.splice(this.children.indexOf(c), 1);
+      }
+    }
+  }
+
+  private find(id: unknown): ChildState | undefined {
+    const key = String(id);
+    return this.children.find((c) => c.spec.id === key);
+  }
+
+  private async handleCall(from: unknown, req: unknown): Promise<void> {
+    const reply = (v: unknown) => this.node.replyFrom(this.proc, from, v);
+    if (req === A.which_children) {
+      reply(this.children.map((c) =>
+        tuple(
+          Atom.of(c.spec.id),
+          c.pid ?? A.undefined,
+          c.spec.type === "supervisor" ? A.supervisor : A.worker,
+          c.spec.modules.map((m) => Atom.of(m)),
+        )
+      ));
+    } else if (req === A.count_children) {
+      const sup = this.children.filter((c) => c.spec.type === "supervisor");
+      reply([
+        tuple(A.specs, this.children.length),
+        tuple(A.active, this.children.filter((c) => c.pid).length),
+        tuple(A.supervisors, sup.length),
+        tuple(A.workers, this.children.length - sup.length),
+      ]);
+    } else if (isTuple(req, A.terminate_child, 2)) {
+      const c = this.find(req[1]);
+      if (c === undefined) return reply(tuple(A.error, A.not_found));
+      await this.shutdownChild(c);
+      if (c.spec.restart === "temporary") {
+        this.children.splice(this.children.indexOf(c), 1);
+      }
+      reply(A.ok);
+    } else if (isTuple(req, A.restart_child, 2)) {
+      const c = this.find(req[1]);
+      if (c === undefined) return reply(tuple(A.error, A.not_found));
+      if (c.pid !== undefined) {
+        return reply(tuple(A.error, Atom.of("running")));
+      }
+      try {
+        c.pid = await this.startChild(c.spec);
+        reply(tuple(A.ok, c.pid));
+      } catch (e) {
+        reply(tuple(A.error, errorTerm(e)));
+      }
+    } else if (isTuple(req, A.delete_child, 2)) {
+      const c = this.find(req[1]);
+      if (c === undefined) return reply(tuple(A.error, A.not_found));
+      if (c.pid !== undefined) {
+        return reply(tuple(A.error, Atom.of("running")));
+      }
+      this.children.splice(this.children.indexOf(c), 1);
+      reply(A.ok);
+    } else if (isTuple(req, A.start_child, 2)) {
+      let spec: Required<ChildSpec>;
+      try {
+        spec = normalizeChild(req[1] as ChildEntry);
+      } catch (e) {
+        return reply(tuple(A.error, errorTerm(e)));
+      }
+      if (this.find(spec.id)) {
+        return reply(
+          tuple(A.error, tuple(Atom.of("already_present"), Atom.of(spec.id))),
+        );
+      }
+      try {
+        const c: ChildState = { spec, pid: await this.startChild(spec) };
+        this.children.push(c);
+        reply(tuple(A.ok, c.pid));
+      } catch (e) {
+        reply(tuple(A.error, errorTerm(e)));
+      }
+    } else {
+      reply(tuple(A.error, tuple(Atom.of("bad_call"), req)));
+    }
+  }
+}
+
+/** An error as a term for a reply: an ExitError's reason, else its message. */
+function errorTerm(e: unknown): unknown {
+  if (e instanceof ExitError) return e.reason;
+  return e instanceof Error ? e.message : String(e);
+}
+
+class StartFailure extends Error {
+  constructor(readonly id: string, override readonly cause: unknown) {
+    super(
+      `failed to start child ${id}: ${
+        cause instanceof Error ? cause.message : formatTerm(cause)
+      }`,
+    );
+    this.name = "SupervisorStartError";
+  }
+}
+
+/**
+ * Supervisors: start one with {@linkcode Supervisor.start}; ask it with
+ * {@linkcode Supervisor.whichChildren} and {@linkcode Supervisor.countChildren};
+ * stop it with {@linkcode Supervisor.stop}.
+ */
+export class Supervisor {
+  private constructor() {}
+
+  /**
+   * Starts a supervisor on `node` with `children` (started in order) and
+   * resolves with its pid once all have started. Rejects — after stopping
+   * those already started — when a child fails to start, when a name is
+   * taken, or for bad options.
+   */
+  static start(
+    node: Node,
+    children: readonly ChildEntry[],
+    options: SupervisorOptions = {},
+  ): Promise<Pid> {
+    let specs: Required<ChildSpec>[];
+    let opts: Required<Omit<SupervisorOptions, "name" | "link">>;
+    try {
+      opts = checkOptions(options);
+      specs = children.map(normalizeChild);
+      const seen = new Set<string>();
+      for (const s of specs) {
+        if (seen.has(s.id)) {
+          throw new TypeError(
+            `two children have the id ${s.id}: give each child of a supervisor its own id`,
+          );
+        }
+        seen.add(s.id);
+      }
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const name = options.name === undefined ? undefined : String(options.name);
+    if (name !== undefined && node.whereis(name) !== undefined) {
+      return Promise.reject(
+        new Error(
+          `cannot start supervisor ${name}: the name is taken by ${
+            node.whereis(name)
+          } on ${node.name} (stop it first, or pick another name)`,
+        ),
+      );
+    }
+    const caller = node.current();
+    const link = options.link ?? caller !== node.shell;
+    return new Promise<Pid>((resolve, reject) => {
+      const proc: Process = node.spawnLocal(caller, async () => {
+        const server = new SupervisorServer(
+          node,
+          proc,
+          opts,
+          link ? caller.pid : undefined,
+        );
+        try {
+          await server.init(specs);
+        } catch (e) {
+          const f = e as StartFailure;
+          reject(f);
+          // The caller hears of it through the promise, not a link.
+          if (link) node.unlinkFrom(proc, caller.pid);
+          throw new ExitError(
+            tuple(
+              A.shutdown,
+              tuple(
+                Atom.of("failed_to_start_child"),
+                Atom.of(f.id),
+                errorTerm(f.cause),
+              ),
+            ),
+          );
+        }
+        resolve(proc.pid);
+        await server.loop();
+      }, { link, label: name ?? "supervisor" });
+      proc.trapExit = true;
+      if (name !== undefined) node.register(name, proc.pid);
+    });
+  }
+
+  /** The children, in start order: id, pid, type and modules. */
+  static async whichChildren(
+    supervisor: SupervisorRef,
+    options: CallOptions = {},
+  ): Promise<ChildInfo[]> {
+    const r = await call(supervisor, A.which_children, options);
+    if (!Array.isArray(r)) throw badReply("which_children", supervisor, r);
+    return r.map((t) => {
+      const [id, pid, type, modules] = t as Tuple;
+      return {
+        id: String(id),
+        pid: pid instanceof Pid
+          ? pid
+          : pid === A.restarting
+          ? "restarting" as const
+          : undefined,
+        type: type === A.supervisor ? "supervisor" as const : "worker" as const,
+        modules: Array.isArray(modules) ? modules.map(String) : [],
+      };
+    });
+  }
+
+  /** How many children: specs, active ones, supervisors and workers. */
+  static async countChildren(
+    supervisor: SupervisorRef,
+    options: CallOptions = {},
+  ): Promise<ChildCounts> {
+    return countsFrom(
+      await call(supervisor, A.count_children, options),
+      supervisor,
+    );
+  }
+
+  /** Stops the child `id` (it stays in the specs unless temporary). */
+  static async terminateChild(
+    supervisor: SupervisorRef,
+    id: string,
+    options: CallOptions = {},
+  ): Promise<void> {
+    const r = await call(
+      supervisor,
+      tuple(A.terminate_child, Atom.of(id)),
+      options,
+    );
+    if (r !== A.ok) throw notOk("terminate", id, supervisor, r);
+  }
+
+  /** Starts the stopped child `id` again; resolves with its new pid. */
+  static async restartChild(
+    supervisor: SupervisorRef,
+    id: string,
+    options: CallOptions = {},
+  ): Promise<Pid> {
+    const r = await call(
+      supervisor,
+      tuple(A.restart_child, Atom.of(id)),
+      options,
+    );
+    if (isTuple(r, A.ok, 2) && r[1] instanceof Pid) return r[1];
+    throw notOk("restart", id, supervisor, r);
+  }
+
+  /** Removes the stopped child `id` from the supervisor. */
+  static async deleteChild(
+    supervisor: SupervisorRef,
+    id: string,
+    options: CallOptions = {},
+  ): Promise<void> {
+    const r = await call(
+      supervisor,
+      tuple(A.delete_child, Atom.of(id)),
+      options,
+    );
+    if (r !== A.ok) throw notOk("delete", id, supervisor, r);
+  }
+
+  /** Adds and starts a child (a supervisor on this node: specs hold functions). */
+  static async startChild(
+    supervisor: SupervisorRef,
+    child: ChildEntry,
+    options: CallOptions = {},
+  ): Promise<Pid> {
+    const r = await call(supervisor, tuple(A.start_child, child), options);
+    if (isTuple(r, A.ok, 2) && r[1] instanceof Pid) return r[1];
+    throw new Error(
+      `could not start the child on ${describeTarget(supervisor)}: ${
+        formatTerm(isTuple(r, A.error, 2) ? r[1] : r)
+      }`,
+    );
+  }
+
+  /**
+   * Stops the supervisor: its children stop in reverse order, then it exits
+   * with `reason` (default `"normal"`; strings are atoms). Rejects with
+   * `noproc` if it is not running.
+   */
+  static stop(
+    supervisor: SupervisorRef,
+    reason: unknown = "normal",
+    options: CallOptions = {},
+  ): Promise<void> {
+    return stopProcess(supervisor, reason, options);
+  }
+
+  /**
+   * A child spec for a worker process running `fn` (spawned linked to the
+   * supervisor). `restart` defaults to `"permanent"`, `shutdown` to 5000.
+   */
+  static worker(
+    id: string,
+    fn: () => unknown,
+    options: WorkerOptions = {},
+  ): ChildSpec {
+    return {
+      id,
+      start: () => {
+        const node = currentNode();
+        return node.spawnLocal(node.current(), fn, { link: true, label: id })
+          .pid;
+      },
+      restart: options.restart ?? "permanent",
+      shutdown: options.shutdown ?? 5000,
+      type: "worker",
+    };
+  }
+
+  /** A child spec for a nested supervisor; also makes `[Supervisor, options]` a child. */
+  static childSpec(options: NestedSupervisorOptions): ChildSpec {
+    const { id, children, restart, shutdown, ...rest } = options;
+    return {
+      id: id ?? (rest.name ? String(rest.name) : "Elixir.Supervisor"),
+      start: () => Supervisor.start(currentNode(), children, rest),
+      restart: restart ?? "permanent",
+      shutdown: shutdown ?? "infinity",
+      type: "supervisor",
+    };
+  }
+}
+
+/** A `$gen_call` through the calling node's hub. @internal */
+export function call(
+  target: SupervisorRef,
+  request: unknown,
+  options: CallOptions = {},
+): Promise<unknown> {
+  const node = options.node ?? currentNode();
+  return hubFor(node).call(target, request, { timeoutMs: options.timeoutMs });
+}
+
+/**
+ * Stops a process with `sys`'s `terminate` message, as `proc_lib:stop`
+ * (Elixir's `Supervisor.stop` / `GenServer.stop`). @internal
+ */
+export async function stopProcess(
+  target: SupervisorRef,
+  reason: unknown,
+  options: CallOptions,
+): Promise<void> {
+  const node = options.node ?? currentNode();
+  const r = reasonTerm(reason);
+  try {
+    await hubFor(node).call(target, tuple(A.terminate, r), {
+      tag: A.system,
+      timeoutMs: options.timeoutMs,
+    });
+  } catch (e) {
+    if (e instanceof ExitError && sameReason(e.reason, r)) return;
+    throw e;
+  }
+}
+
+/** `[{specs, N}, {active, N}, …]` as an object. @internal */
+export function countsFrom(r: unknown, supervisor: SupervisorRef): ChildCounts {
+  if (!Array.isArray(r)) throw badReply("count_children", supervisor, r);
+  const out: ChildCounts = { specs: 0, active: 0, supervisors: 0, workers: 0 };
+  for (const kv of r) {
+    if (kv instanceof Tuple && kv.length === 2) {
+      const k = String(kv[0]) as keyof ChildCounts;
+      if (k in out) out[k] = Number(kv[1]);
+    }
+  }
+  return out;
+}
+
+function badReply(what: string, sup: SupervisorRef, r: unknown): Error {
+  return new Error(
+    `${what} on ${describeTarget(sup)} got an unexpected reply ${
+      formatTerm(r)
+    }: is it a supervisor?`,
+  );
+}
+
+function notOk(
+  what: string,
+  id: string,
+  sup: SupervisorRef,
+  r: unknown,
+): Error {
+  const why = isTuple(r, A.error, 2) ? r[1] : r;
+  if (why === A.not_found) {
+    return new Error(
+      `cannot ${what} child ${id}: ${
+        describeTarget(sup)
+      } has no child with that id`,
+    );
+  }
+  if (why === Atom.of("running")) {
+    return new Error(
+      `cannot ${what} child ${id} of ${
+        describeTarget(sup)
+      }: it is running (terminate it first)`,
+    );
+  }
+  return new Error(
+    `cannot ${what} child ${id} of ${describeTarget(sup)}: ${formatTerm(why)}`,
+  );
+}
