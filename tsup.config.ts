@@ -9,6 +9,9 @@ export default defineConfig({
     "task/mod": "task/mod.ts",
     "router/mod": "router/mod.ts",
     "chat/mod": "chat/mod.ts",
+    "testing/mod": "testing/mod.ts",
+    // Run as a script by startPeers: node dist/node/peer_main.js …
+    "node/peer_main": "node/peer_main.ts",
   },
   format: ["esm", "cjs"],
   dts: true,
@@ -17,4 +20,8 @@ export default defineConfig({
   target: "node20",
   outDir: "dist",
   sourcemap: false,
+  // import.meta.url in the CJS build too (startPeers finds peer_main by it).
+  shims: true,
+  // Keep "node:test" (no bare "test" module exists) and every node: prefix.
+  removeNodeProtocol: false,
 });

@@ -300,7 +300,9 @@ function describeExit(e: PeerExit): string {
 
 /** Where node/peer_main lives next to this module: source, or built (dist). */
 function peerMainUrl(): URL {
-  const here = import.meta.url;
+  // In the CJS build import.meta is empty; there the module has __filename.
+  const here = import.meta.url ??
+    (typeof __filename === "string" ? pathToFileURL(__filename).href : "");
   if (!here) {
     throw new Error(
       "noderl: cannot locate node/peer_main (no import.meta.url)",

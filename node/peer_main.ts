@@ -12,17 +12,18 @@
  * The cookie comes from `--cookie`, else `NODERL_COOKIE`, else
  * `~/.erlang.cookie`, as for {@linkcode startNode}.
  *
+ * It is a program, not a library: loading it runs it.
+ *
  * @module
  */
-import { realpathSync } from "node:fs";
 import { isAbsolute, resolve } from "node:path";
 import process from "node:process";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import { type Node, startNode } from "./node.ts";
 
 /** The line a peer prints once it is ready: `noderl peer ready NAME PORT`. */
-export const READY_PREFIX = "noderl peer ready ";
+const READY_PREFIX = "noderl peer ready ";
 
 const USAGE =
   `usage: peer_main.ts --name NAME[@HOST] [--registry-port PORT] [--cookie COOKIE]
@@ -42,10 +43,10 @@ prints "${READY_PREFIX}NAME PORT", and runs until SIGTERM or SIGINT.
   -h, --help            show this help`;
 
 /** A modules file's setup function. */
-export type PeerSetup = (node: Node) => void | Promise<void>;
+type PeerSetup = (node: Node) => void | Promise<void>;
 
 /** Loads the setup function from a modules file (a path or a URL). */
-export async function loadSetup(spec: string): Promise<PeerSetup> {
+async function loadSetup(spec: string): Promise<PeerSetup> {
   const url = /^[a-z][a-z0-9+.-]*:/i.test(spec) && !/^[a-z]:[\\/]/i.test(spec)
     ? spec
     : pathToFileURL(isAbsolute(spec) ? spec : resolve(spec)).href;
@@ -63,7 +64,7 @@ export async function loadSetup(spec: string): Promise<PeerSetup> {
  * Runs the peer command line with `args`; resolves with the exit code once
  * the node has stopped.
  */
-export async function main(args: string[]): Promise<number> {
+async function main(args: string[]): Promise<number> {
   let values;
   try {
     ({ values } = parseArgs({
@@ -152,19 +153,6 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-/** Whether this module is the program being run (Deno, or Node's argv[1]). */
-function isMain(): boolean {
-  const meta = import.meta as ImportMeta & { main?: boolean };
-  if (typeof meta.main === "boolean") return meta.main;
-  const script = process.argv[1];
-  if (!script || !meta.url) return false;
-  try {
-    return realpathSync(script) === realpathSync(fileURLToPath(meta.url));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
-}
+// A script, never imported (no exports): it runs when loaded. It uses no
+// import.meta, so that its CJS build is valid too.
+main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -63,7 +63,7 @@ function findTests(dir) {
 
 const files = args.positionals.length > 0
   ? args.positionals
-  : ["node", "task", "router", "chat", "tests"].flatMap((d) =>
+  : ["node", "task", "router", "chat", "testing", "tests"].flatMap((d) =>
     findTests(join(root, d))
   ).sort();
 
@@ -95,7 +95,15 @@ function step(label, cmd, cmdArgs, env = {}) {
 }
 
 const deno = bin("deno");
-const sources = ["mod.ts", "node", "task", "router", "chat", "tests"];
+const sources = [
+  "mod.ts",
+  "node",
+  "task",
+  "router",
+  "chat",
+  "testing",
+  "tests",
+];
 
 if (!opts["no-static"]) {
   step("tsc", bin("tsc"), ["-p", "."]);
@@ -131,7 +139,7 @@ if (opts.runtime !== "node") {
       "test",
       "-A",
       "--doc",
-      ...["mod.ts", "node", "task", "router", "chat"].flatMap((d) =>
+      ...["mod.ts", "node", "task", "router", "chat", "testing"].flatMap((d) =>
         d.endsWith(".ts") ? [d] : findDocFiles(join(root, d))
       ),
     ]);
@@ -140,7 +148,10 @@ if (opts.runtime !== "node") {
 
 function findDocFiles(dir) {
   return readdirSync(dir)
-    .filter((n) => n.endsWith(".ts") && !n.endsWith("_test.ts"))
+    // peer_main.ts is a program: loading it runs it.
+    .filter((n) =>
+      n.endsWith(".ts") && !n.endsWith("_test.ts") && n !== "peer_main.ts"
+    )
     .map((n) => relative(root, join(dir, n)));
 }
 
