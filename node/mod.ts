@@ -48,7 +48,7 @@ export {
   RemoteError,
   TimeoutError,
 } from "./errors.ts";
-export { formatTerm, type FormatOptions } from "./format.ts";
+export { type FormatOptions, formatTerm } from "./format.ts";
 export { chardataToString, ioLibFormat } from "./io_format.ts";
 export type { Process } from "./process.ts";
 export {
@@ -64,3 +64,19 @@ export {
   type StartPeersOptions,
   stopAll,
 } from "./peer.ts";
+export {
+  type RegisteredNode,
+  type Registry,
+  type RegistryOptions,
+  startRegistry,
+} from "./registry.ts";
+export {
+  defaultRegistryPort,
+  listNames,
+  lookupNode,
+  type NodeAddress,
+  registerNode,
+  type Registration,
+  type RegistryClientOptions,
+  RegistryError,
+} from "./registry_client.ts";

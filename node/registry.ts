@@ -293,7 +293,6 @@ class Daemon implements Registry {
     const c = new Conn(socket, this.#nextId++, Date.now());
     this.#conns.add(c);
     this.#pending.add(c);
-    socket.setNoDelay(true);
     socket.on("data", (chunk: Uint8Array) => this.#data(c, chunk));
     socket.on("error", () => {}); // 'close' follows; nothing to report
     socket.on("close", () => this.#closed(c));
@@ -315,8 +314,18 @@ class Daemon implements Registry {
   #reply(c: Conn, bytes: Uint8Array | null): void {
     c.done = true;
     this.#pending.delete(c);
-    if (bytes) c.socket.end(bytes);
-    else c.socket.destroy();
+    if (!bytes) {
+      c.socket.destroy();
+      return;
+    }
+    // Close as soon as the reply is out, as epmd does (write, close), not
+    // waiting for the peer's end of input. When the write went straight to
+    // the kernel (Node), closing now sends the reply, then FIN; otherwise
+    // (Deno writes asynchronously) close once it is flushed.
+    const socket = c.socket;
+    socket.write(bytes);
+    if (socket.writableLength === 0) socket.destroy();
+    else socket.end(() => socket.destroy());
   }
 
   #sweep(): void {

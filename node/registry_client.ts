@@ -241,10 +241,7 @@ function request(
         );
       }
     };
-    socket.on("connect", () => {
-      socket.setNoDelay(true);
-      socket.write(frame(body));
-    });
+    socket.on("connect", () => socket.write(frame(body)));
     socket.on("data", (chunk: Uint8Array) => {
       size += chunk.length;
       if (size > maxReply) {
@@ -391,10 +388,7 @@ export function registerNode(
         new OpenRegistration(name, port, creation, socket, closed, r.timeoutMs),
       );
     };
-    socket.on("connect", () => {
-      socket.setNoDelay(true);
-      socket.write(frame(body));
-    });
+    socket.on("connect", () => socket.write(frame(body)));
     socket.on("data", onData);
     socket.on("error", (err) => {
       if (!settled) fail(connectError(err, r));

@@ -8,12 +8,14 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { report } from "./_bench.ts";
 import { benchCodec } from "./bench_codec.ts";
+import { benchRegistry } from "./bench_registry.ts";
 
 const suites: Record<
   string,
   () => Promise<import("./_bench.ts").BenchResult[]>
 > = {
   codec: benchCodec,
+  registry: benchRegistry,
 };
 
 const { values } = parseArgs({
