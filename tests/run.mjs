@@ -73,6 +73,23 @@ const tags = JSON.stringify({
   include: opts.include,
   only: opts.only,
 });
+// --only: tests that do not use the tagged test() (plain node:test ones)
+// know no tags, so the runners' name filters keep only the tests whose
+// names carry an --only tag (the tagged test() adds "[tag, …]" to names).
+const escapeRe = (t) => t.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+const onlyPattern = opts.only.length
+  ? `\\[(?:[^\\]]*, )?(?:${
+    opts.only.map(escapeRe).join("|")
+  })(?::[^\\],]*)?(?:, [^\\]]*)?\\]`
+  : undefined;
+// As mix test reports its filters (tests/_tags.ts = noderl/testing applies them).
+if (opts.only.length) console.log(`Including tags: [${opts.only}] (only)`);
+if (opts.include.length) console.log(`Including tags: [${opts.include}]`);
+if (opts.exclude.length || opts.only.length) {
+  console.log(
+    `Excluding tags: [${opts.only.length ? "every other" : opts.exclude}]`,
+  );
+}
 const results = [];
 
 function step(label, cmd, cmdArgs, env = {}) {
@@ -126,12 +143,25 @@ if (opts.runtime !== "deno") {
   step(
     "node tests",
     process.execPath,
-    ["--import", "tsx", "--test", "--test-concurrency=1", ...files],
+    [
+      "--import",
+      "tsx",
+      "--test",
+      "--test-concurrency=1",
+      ...(onlyPattern ? [`--test-name-pattern=${onlyPattern}`] : []),
+      ...files,
+    ],
     { NODERL_HEAVY: "1" },
   );
 }
 if (opts.runtime !== "node") {
-  step("deno tests", deno, ["test", "-A", "--no-check", ...files], {
+  step("deno tests", deno, [
+    "test",
+    "-A",
+    "--no-check",
+    ...(onlyPattern ? [`--filter=/${onlyPattern}/`] : []),
+    ...files,
+  ], {
     NODERL_HEAVY: opts.runtime === "deno" ? "1" : "0",
   });
   if (!opts["no-static"] && args.positionals.length === 0) {
