@@ -625,13 +625,15 @@ export class Cluster {
 
   /**
    * Starts a node in this process that belongs to the cluster (its registry
-   * and cookie); it is stopped with the cluster. `"alex"` is
-   * `alex@localhost`.
+   * and cookie); it is stopped with the cluster. A name without a host,
+   * `"alex"`, is `alex@localhost`.
    */
   async startNode(nameOrOptions: string | NodeOptions): Promise<Node> {
     const o = typeof nameOrOptions === "string"
       ? { name: fullName(nameOrOptions) }
-      : nameOrOptions;
+      : nameOrOptions.name === undefined
+      ? nameOrOptions
+      : { ...nameOrOptions, name: fullName(nameOrOptions.name) };
     const node = await startNode({
       cookie: this.cookie,
       registryPort: this.registryPort,
