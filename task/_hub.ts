@@ -459,6 +459,12 @@ export class Hub {
     return p;
   }
 
+  /** Decides whether `peer` gets the one-round-trip start (tests use it to force Elixir's protocol). */
+  setFastPeer(peer: string, fast: boolean): void {
+    this.fastPeers.set(peer, Promise.resolve(fast));
+    this.fastKnown.set(peer, fast);
+  }
+
   /** What {@linkcode Hub.fastPeer} found for `peer`, if it has answered. */
   knownFast(peer: string): boolean | undefined {
     return this.fastKnown.get(peer);

@@ -36,3 +36,10 @@ export {
   type SupervisorRef,
   type WorkerOptions,
 } from "./supervisor.ts";
+export {
+  type AppConfig,
+  Application,
+  type ApplicationSpec,
+  type ConfigByEnvironment,
+  type LoadConfigOptions,
+} from "./application.ts";
