@@ -12,6 +12,8 @@ export default defineConfig({
     "testing/mod": "testing/mod.ts",
     // Run as a script by startPeers: node dist/node/peer_main.js …
     "node/peer_main": "node/peer_main.ts",
+    // The npm bin noderl-registry (its #! line comes from the source).
+    "node/registry": "node/registry.ts",
   },
   format: ["esm", "cjs"],
   dts: true,

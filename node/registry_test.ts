@@ -3,6 +3,9 @@ import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import process from "node:process";
+import { execFileSync } from "node:child_process";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { type Registry, startRegistry } from "./registry.ts";
 import {
   listNames,
@@ -642,6 +645,57 @@ tagged(
     assert.equal(child.stdout().trim(), "imported");
   },
 );
+
+const builtBin = join(
+  dirname(registryScript),
+  "..",
+  "dist",
+  "node",
+  "registry.js",
+);
+const nodeBin = isDeno ? which("node") : process.execPath;
+function freshBuild(): string | false {
+  if (!existsSync(builtBin)) return "no npm build (run `npm run build`)";
+  if (statSync(builtBin).mtimeMs < statSync(registryScript).mtimeMs) {
+    return "the npm build is older than node/registry.ts (run `npm run build`)";
+  }
+  if (!nodeBin) return "node not found";
+  return false;
+}
+
+tagged(
+  "the npm build's bin (dist/node/registry.js, ESM and CJS) runs the daemon",
+  { tags: ["distributed"], skip: freshBuild(), timeout: 60_000 },
+  async () => {
+    assert.match(readFileSync(builtBin, "utf8"), /^#!\/usr\/bin\/env node\n/);
+    for (const file of [builtBin, builtBin.replace(/\.js$/, ".cjs")]) {
+      const help = start(nodeBin!, [file, "--help"]);
+      assert.equal(await help.exited, 0, help.stderr());
+      assert.match(help.stdout(), /usage: noderl-registry/);
+      const port = await freePort();
+      const daemon = start(nodeBin!, [file, "--port", String(port)]);
+      try {
+        await daemon.waitForOutput(`listening on 127.0.0.1:${port}`);
+        const reg = await registerNode("built", 4660, { port });
+        assert.equal((await lookupNode("built", { port }))?.port, 4660);
+        process.kill(daemon.proc.pid!, "SIGTERM");
+        assert.equal(await daemon.exited, 0);
+        await reg.closed;
+      } finally {
+        await daemon.kill();
+      }
+    }
+  },
+);
+
+function which(cmd: string): string | undefined {
+  try {
+    return execFileSync("sh", ["-c", `command -v ${cmd}`], { encoding: "utf8" })
+      .trim() || undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 // The same requests, to our daemon and to the real epmd: the answers must
 // match byte for byte (creations, ports and fds aside).
