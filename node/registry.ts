@@ -24,6 +24,11 @@
  * - Malformed, oversized and idle requests close the connection; every
  *   length is bounded.
  *
+ * Two deliberate differences from `epmd`: only loopback peers (127.0.0.0/8,
+ * ::1) count as local — `epmd` also trusts connections from the host's own
+ * address — and a refused registration's connection is closed after the
+ * refusal instead of being kept open.
+ *
  * @example
  * ```ts
  * import { startRegistry } from "./registry.ts";
