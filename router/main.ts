@@ -1,0 +1,109 @@
+/**
+ * A KV node from the command line: a named node running the KV registry,
+ * the router and the text-protocol server.
+ *
+ *   deno run -A router/main.ts --sname foo --port 4040 --table "a-m=foo@HOST,n-z=bar@HOST"
+ *   node --import tsx router/main.ts …   (built: noderl-kv …)
+ *
+ * @module
+ */
+import process from "node:process";
+import { parseArgs } from "node:util";
+import { startNode } from "../node/node.ts";
+import { startKVNode } from "./kv_node.ts";
+import { parseTable } from "./table.ts";
+import { isMain } from "../node/_main.ts";
+
+const USAGE =
+  `usage: router/main.ts (--sname NAME | --name NAME@HOST) --port TCP_PORT --table TABLE
+                      [--cookie C] [--registry-port P] [--address A]
+
+  --table   which node owns which buckets, by the bucket name's first byte:
+            "a-m=foo@HOST,n-z=bar@HOST" (ranges of characters, or bytes like 0-96)
+  --port    TCP port for the text protocol (CREATE b | PUT b k v | GET b k | DELETE b k)
+
+The node registers with the registry at ERL_EPMD_PORT (default 4369); start one
+with node/registry.ts first.`;
+
+/** Runs the KV node CLI with `argv`; resolves with the exit code once it stops. */
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        sname: { type: "string" },
+        name: { type: "string" },
+        port: { type: "string" },
+        table: { type: "string" },
+        cookie: { type: "string" },
+        "registry-port": { type: "string" },
+        address: { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  const port = Number(values.port);
+  if (!values.port || !Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(
+      `--port must be a TCP port number, got ${
+        values.port ?? "nothing"
+      }\n${USAGE}`,
+    );
+    return 2;
+  }
+  if (!values.table) {
+    console.error(`--table is required\n${USAGE}`);
+    return 2;
+  }
+  let table;
+  try {
+    table = parseTable(values.table);
+  } catch (e) {
+    console.error((e as Error).message);
+    return 2;
+  }
+  let node;
+  try {
+    node = await startNode({
+      sname: values.sname,
+      name: values.name,
+      cookie: values.cookie,
+      registryPort: values["registry-port"]
+        ? Number(values["registry-port"])
+        : undefined,
+    });
+  } catch (e) {
+    console.error(`cannot start the node: ${(e as Error).message}`);
+    return 1;
+  }
+  let kv;
+  try {
+    kv = await startKVNode(node, { table, port, address: values.address });
+  } catch (e) {
+    console.error((e as Error).message);
+    await node.stop();
+    return 1;
+  }
+  console.log(
+    `${node.name} serving KV on ${values.address ?? "127.0.0.1"}:${
+      kv.server!.port
+    }`,
+  );
+  await new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
+  await kv.server!.close();
+  await node.stop();
+  return 0;
+}
+
+if (isMain(import.meta)) process.exit(await main(process.argv.slice(2)));
