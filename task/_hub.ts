@@ -89,6 +89,8 @@ export interface TaskEntry {
 }
 
 interface CallEntry {
+  /** Resolve with the DOWN reason instead of the reply (a stop). */
+  untilDown: boolean;
   alias: Ref;
   mref: Ref | undefined;
   dest: string;
@@ -199,6 +201,12 @@ export class Hub {
       ) {
         const c = this.calls.get(tag.tail.key);
         if (c !== undefined) {
+          if (c.untilDown) {
+            // Answered: now wait for it to go down.
+            this.calls.delete(c.alias.key);
+            this.node.unalias(c.alias);
+            return;
+          }
           this.endCall(c);
           c.resolve(m[1]);
         }
@@ -216,6 +224,10 @@ export class Hub {
       if (c !== undefined) {
         this.endCall(c);
         const reason = m[4];
+        if (c.untilDown && reason !== A.noproc && reason !== A.noconnection) {
+          c.resolve(reason);
+          return;
+        }
         c.reject(
           reason === A.noconnection
             ? new NoConnectionError(c.node, `call to ${c.dest}`)
@@ -247,12 +259,14 @@ export class Hub {
    * A GenServer-style call made by the hub: `{Tag, {HubPid, [alias|A]},
    * request}` (Tag `$gen_call`, or `system` for sys messages). Resolves with
    * the reply; rejects with `noproc`, `noconnection`, the server's exit
-   * reason, or a TimeoutError.
+   * reason, or a TimeoutError. With `untilDown` (a sys `terminate`, as
+   * `proc_lib:stop`) it resolves with the exit reason once the process is
+   * down.
    */
   call(
     target: CallTarget,
     request: unknown,
-    options: { timeoutMs?: number; tag?: Atom } = {},
+    options: { timeoutMs?: number; tag?: Atom; untilDown?: boolean } = {},
   ): Promise<unknown> {
     const node = this.node;
     const where = targetNode(node, target);
@@ -268,6 +282,7 @@ export class Hub {
     return new Promise((resolve, reject) => {
       const alias = node.aliasFor(this.process);
       const c: CallEntry = {
+        untilDown: options.untilDown ?? false,
         alias,
         mref: undefined,
         dest,
@@ -289,7 +304,7 @@ export class Hub {
       this.calls.set(mref.key, c);
       if (options.timeoutMs !== undefined && isFinite(options.timeoutMs)) {
         c.timer = setTimeout(() => {
-          if (this.calls.get(alias.key) !== c) return;
+          if (this.calls.get(c.mref!.key) !== c) return;
           this.endCall(c);
           reject(
             new TimeoutError(

@@ -335,6 +335,8 @@ class SupervisorServer {
       } else if (
         isTuple(m, A.system, 3) && isTuple(m[2], A.terminate, 2)
       ) {
+        // As sys: answer ok, then stop (proc_lib:stop waits for the DOWN).
+        this.node.replyFrom(this.proc, m[1], A.ok);
         await this.terminateAll();
         throw new ExitError(m[2][1]);
       }
@@ -763,14 +765,13 @@ export async function stopProcess(
 ): Promise<void> {
   const node = options.node ?? currentNode();
   const r = reasonTerm(reason);
-  try {
-    await hubFor(node).call(target, tuple(A.terminate, r), {
-      tag: A.system,
-      timeoutMs: options.timeoutMs,
-    });
-  } catch (e) {
-    if (e instanceof ExitError && sameReason(e.reason, r)) return;
-    throw e;
+  const down = await hubFor(node).call(target, tuple(A.terminate, r), {
+    tag: A.system,
+    timeoutMs: options.timeoutMs,
+    untilDown: true,
+  });
+  if (!sameReason(down, r)) {
+    throw new ExitError(down, `stop ${describeTarget(target)}`);
   }
 }
 

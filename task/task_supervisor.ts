@@ -259,6 +259,7 @@ class TaskSupervisorServer {
       return;
     }
     if (isTuple(m, A.system, 3) && isTuple(m[2], A.terminate, 2)) {
+      this.reply(m[1], A.ok); // as sys does; the caller waits for the DOWN
       this.stop(m[2][1]);
     }
   }

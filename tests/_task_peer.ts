@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { atom, currentNode, type Node, puts } from "../node/mod.ts";
+import { atom, currentNode, type Node, puts, receive } from "../node/mod.ts";
 import { Application, Task, TaskSupervisor } from "../task/mod.ts";
 
 const SUP = "Elixir.Chat.TaskSupervisor";
@@ -41,8 +41,8 @@ export default async function setup(node: Node): Promise<void> {
     },
     send_message: (recipient: unknown, message: string) =>
       sendMessage(String(recipient), message),
-    sleep: (ms: number) =>
-      new Promise((r) => setTimeout(r, ms)).then(() => "slept"),
+    // Waits in receive: the timer goes when the process is killed.
+    sleep: (ms: number) => receive(() => false, ms).catch(() => "slept"),
     node_name: () => atom(node.name),
     echo: (x: unknown) => x,
   });

@@ -19,6 +19,7 @@ import {
   genCall,
   link,
   monitor,
+  puts,
   receive,
   send,
   trapExit,
@@ -82,7 +83,8 @@ describe("tasks on one node and between two nodes in one OS process", () => {
     for (const n of [alex, kate]) {
       n.defineModule("Math", {
         double: (x: number) => x * 2,
-        slow: (ms: number) => sleep(ms).then(() => "slow done"),
+        // Waits in receive: the timer goes when the process is killed.
+        slow: (ms: number) => receive(() => false, ms).catch(() => "slow done"),
         forever,
         boom: () => {
           throw new TypeError("kate exploded");
@@ -90,8 +92,7 @@ describe("tasks on one node and between two nodes in one OS process", () => {
       });
     }
     kate.defineModule("Elixir.Chat", {
-      receive_message: async (m: string) => {
-        const { puts } = await import("../node/process_api.ts");
+      receive_message: (m: string) => {
         puts(m);
         return atom("ok");
       },
