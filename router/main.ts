@@ -92,15 +92,17 @@ export async function main(argv: string[]): Promise<number> {
     await node.stop();
     return 1;
   }
+  // Handlers first: a SIGTERM right after the announcement must not be lost.
+  const stopped = new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+  });
   console.log(
     `${node.name} serving KV on ${values.address ?? "127.0.0.1"}:${
       kv.server!.port
     }`,
   );
-  await new Promise<void>((resolve) => {
-    process.once("SIGINT", () => resolve());
-    process.once("SIGTERM", () => resolve());
-  });
+  await stopped;
   await kv.server!.close();
   await node.stop();
   return 0;
