@@ -1,0 +1,103 @@
+/**
+ * An interactive chat node. Each line typed is `NAME message…`: the message
+ * goes to the chat node `NAME@<this host>` (or to `NAME` when it is a full
+ * `name@host`). Messages received print one a line. Talk to `moebi` and he
+ * answers `chicken?`.
+ *
+ *   deno run -A chat/main.ts --sname alex [--cookie C]
+ *   node --import tsx chat/main.ts --name alex@localhost   (built: noderl-chat …)
+ *
+ * @module
+ */
+import process from "node:process";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+import { isMain } from "../node/_main.ts";
+import { describeReason, ExitError } from "../node/errors.ts";
+import { startNode } from "../node/node.ts";
+import { sendMessage, startChat } from "./chat.ts";
+
+const USAGE =
+  `usage: chat/main.ts (--sname NAME | --name NAME@HOST) [--cookie C] [--registry-port P]
+
+Type lines like:   kate hi there      (sends "hi there" to kate@<this host>)
+                   kate@otherhost hi  (a full node name)
+Messages sent to you print one a line. moebi answers everything with "chicken?".
+The node registers with the registry at ERL_EPMD_PORT (default 4369).`;
+
+/** Runs the chat CLI; resolves with the exit code when stdin ends or on a signal. */
+export async function main(argv: string[]): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        sname: { type: "string" },
+        name: { type: "string" },
+        cookie: { type: "string" },
+        "registry-port": { type: "string" },
+        help: { type: "boolean", short: "h" },
+      },
+    }));
+  } catch (e) {
+    console.error(`${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (!values.sname === !values.name) {
+    console.error(`give exactly one of --sname or --name\n${USAGE}`);
+    return 2;
+  }
+  let node;
+  try {
+    node = await startNode({
+      sname: values.sname,
+      name: values.name,
+      cookie: values.cookie,
+      registryPort: values["registry-port"]
+        ? Number(values["registry-port"])
+        : undefined,
+    });
+  } catch (e) {
+    console.error(`cannot start the node: ${(e as Error).message}`);
+    return 1;
+  }
+  await startChat(node);
+  const host = node.name.slice(node.name.indexOf("@") + 1);
+  const pending = new Set<Promise<void>>();
+  const stopped = new Promise<void>((resolve) => {
+    process.once("SIGINT", () => resolve());
+    process.once("SIGTERM", () => resolve());
+    const lines = createInterface({ input: process.stdin });
+    lines.on("line", (line) => {
+      const m = /^\s*(\S+)\s+(.*\S)\s*$/.exec(line);
+      if (!m) {
+        if (line.trim()) console.error("type: NAME message…");
+        return;
+      }
+      const to = m[1].includes("@") ? m[1] : `${m[1]}@${host}`;
+      const sending = sendMessage(to, m[2]).then(
+        () => {},
+        (e) => {
+          const why = e instanceof ExitError
+            ? describeReason(e.reason)
+            : (e as Error).message;
+          console.error(`could not send to ${to}: ${why}`);
+        },
+      );
+      pending.add(sending);
+      sending.finally(() => pending.delete(sending));
+    });
+    lines.on("close", () => resolve());
+  });
+  console.error(`chat node ${node.name} ready; type: NAME message…`);
+  await stopped;
+  await Promise.all(pending); // messages typed before the end still go out
+  await node.stop();
+  return 0;
+}
+
+if (isMain(import.meta)) process.exit(await main(process.argv.slice(2)));
