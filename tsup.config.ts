@@ -14,6 +14,9 @@ export default defineConfig({
     "node/peer_main": "node/peer_main.ts",
     // The npm bin noderl-registry (its #! line comes from the source).
     "node/registry": "node/registry.ts",
+    // The npm bins noderl-kv and noderl-chat.
+    "router/main": "router/main.ts",
+    "chat/main": "chat/main.ts",
   },
   format: ["esm", "cjs"],
   dts: true,

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * An interactive chat node. Each line typed is `NAME message…`: the message
  * goes to the chat node `NAME@<this host>` (or to `NAME` when it is a full
@@ -100,4 +101,6 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (isMain(import.meta)) process.exit(await main(process.argv.slice(2)));
+if (isMain(import.meta.url, "chat/main")) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}

@@ -46,11 +46,9 @@
  * @module
  */
 import { createServer, type Server, type Socket } from "node:net";
-import { realpathSync } from "node:fs";
-import { fileURLToPath } from "node:url";
-import { dirname, join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
+import { isMain } from "./_main.ts";
 import {
   clearInterval,
   clearTimeout,
@@ -905,39 +903,6 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-/**
- * Whether this module is the program being run: in Deno, whether it is
- * `Deno.mainModule`; in Node, whether `process.argv[1]` is this file — or,
- * in the npm build, where this code sits in a shared chunk
- * (`dist/chunk-*.js`), the bin entry `dist/node/registry.js` (or `.cjs`)
- * beside it. (Only `import.meta.url` is used: the CommonJS build shims it.)
- */
-function isMain(): boolean {
-  const url = import.meta.url;
-  if (!url) return false;
-  try {
-    const deno = (globalThis as { Deno?: { mainModule?: string } }).Deno;
-    let program: string;
-    if (deno) {
-      const main = deno.mainModule;
-      if (!main) return false;
-      if (main === url) return true;
-      if (!main.startsWith("file:")) return false;
-      program = fileURLToPath(main);
-    } else {
-      if (!process.argv[1]) return false;
-      program = realpathSync(process.argv[1]);
-    }
-    const self = fileURLToPath(url);
-    const built = join(dirname(self), "node", "registry");
-    return program === realpathSync(self) ||
-      (/[\\/]chunk-[^\\/]*\.c?js$/.test(self) &&
-        (program === `${built}.js` || program === `${built}.cjs`));
-  } catch {
-    return false;
-  }
-}
-
-if (isMain()) {
+if (isMain(import.meta.url, "node/registry")) {
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }

@@ -1,3 +1,4 @@
+#!/usr/bin/env node
 /**
  * A KV node from the command line: a named node running the KV registry,
  * the router and the text-protocol server.
@@ -108,4 +109,6 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (isMain(import.meta)) process.exit(await main(process.argv.slice(2)));
+if (isMain(import.meta.url, "router/main")) {
+  main(process.argv.slice(2)).then((code) => process.exit(code));
+}
