@@ -12,6 +12,7 @@ import {
   type Registration,
 } from "../node/registry_client.ts";
 import type { BenchResult } from "./_bench.ts";
+import { erlPath, runErl } from "./_beam.ts";
 import {
   type Child,
   freePort,
@@ -90,7 +91,28 @@ export async function benchRegistry(): Promise<BenchResult[]> {
       }
     }
     const tsRate = tsSum / ROUNDS, epmdRate = epmdSum / ROUNDS;
-    return [{
+    const results: BenchResult[] = [];
+    if (epmdPort !== undefined && erlPath) {
+      // The same comparison with a BEAM client, which spends less of the
+      // machine's two cores on itself than a Node client does.
+      const r = await runErl(
+        `noderl_bench:epmd_compare(${port}, ${epmdPort}, ${ROUNDS}, ${ROUND_MS}, ${CONCURRENCY}), halt().`,
+        { timeoutMs: 120_000 },
+      );
+      const [a, b] = r.stdout.trim().split(/\s+/).map(Number);
+      if (a > 0 && b > 0) {
+        results.push({
+          name: "registry: PORT_PLEASE2 lookups from a BEAM client, vs epmd",
+          unit: "lookups/s",
+          ts: a,
+          beam: b,
+          higherIsBetter: true,
+          note:
+            `gen_tcp client, ${CONCURRENCY} concurrent, ${ROUNDS} interleaved ${ROUND_MS} ms rounds`,
+        });
+      }
+    }
+    return [...results, {
       name: "registry: PORT_PLEASE2 lookups, a new connection each, vs epmd",
       unit: "lookups/s",
       ts: tsRate,
