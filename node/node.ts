@@ -1404,11 +1404,13 @@ export class Node extends EventEmitter {
 
   /**
    * Spawns `mod.fun(...args)` on `node` for `caller` with one SPAWN_REQUEST
-   * (no waiting before the next message, as erpc does). Returns at once the
-   * request id — which is the monitor reference when `options.monitor` is
-   * set, so a DOWN can be matched before the reply comes — and a promise of
-   * the new pid (rejected with a {@linkcode NoConnectionError} if the node
-   * cannot be reached). @internal
+   * (no waiting before the next message, as erpc does) and returns the
+   * request id at once — it is the monitor reference when `options.monitor`
+   * is set, so a DOWN can be matched before the reply comes; pass `reqId`
+   * to choose it. `done` is called once, with the new pid or with the error
+   * (a {@linkcode NoConnectionError} if the node cannot be reached). No
+   * promise is made when the connection is up: this is the hot path of
+   * remote tasks. @internal
    */
   spawnRequestFrom(
     caller: Process,
@@ -1416,22 +1418,49 @@ export class Node extends EventEmitter {
     mod: string,
     fun: string,
     args: unknown[],
-    options: SpawnOptions = {},
-  ): { ref: Ref; pid: Promise<Pid> } {
-    const ref = this.makeRef();
-    let pid: Pid | undefined;
-    const done = this.spawnRequestRef(
+    options: SpawnOptions,
+    done: (error: unknown, pid?: Pid) => void,
+    reqId: Ref = this.makeRef(),
+  ): Ref {
+    const c = node === this.name ? undefined : this.connections.get(node);
+    if (c === undefined || !c.open) {
+      let pid: Pid | undefined;
+      this.spawnRequestRef(
+        caller,
+        node,
+        mod,
+        fun,
+        args,
+        options,
+        undefined,
+        (p) => (pid = p),
+        reqId,
+      ).then(() => done(undefined, pid), (e) => done(e));
+      return reqId;
+    }
+    const opts: unknown[] = [];
+    if (options.link) opts.push(A.link);
+    if (options.monitor) opts.push(A.monitor);
+    this.spawnRequests.set(reqId.key, {
       caller,
       node,
-      mod,
-      fun,
-      args,
-      options,
-      undefined,
-      (p) => (pid = p),
-      ref,
-    ).then(() => pid!);
-    return { ref, pid: done };
+      resolve: (pid) => done(undefined, pid),
+      reject: (e) => done(e),
+    });
+    try {
+      c.send([
+        OP.SPAWN_REQUEST,
+        reqId,
+        caller.pid,
+        caller.groupLeader,
+        tuple(Atom.of(mod), Atom.of(fun), args.length),
+        opts,
+      ], args);
+    } catch (e) {
+      this.spawnRequests.delete(reqId.key);
+      done(e);
+    }
+    return reqId;
   }
 
   /**

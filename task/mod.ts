@@ -7,6 +7,7 @@
  * @module
  */
 export {
+  setTaskBusyWait,
   type ShutdownMode,
   Task,
   type TaskOptions,

@@ -29,8 +29,17 @@ import type { Node } from "../node/node.ts";
 import type { Process } from "../node/process.ts";
 import { ExitError, NoConnectionError, TimeoutError } from "../node/errors.ts";
 import { currentNode } from "../node/process_api.ts";
-import { Atom, Pid, type Ref, Tuple } from "../node/terms.ts";
-import { A, type Hub, hubFor, type Outcome, type TaskEntry } from "./_hub.ts";
+import { Atom, Pid, type Ref, Tuple, tuple } from "../node/terms.ts";
+import {
+  A,
+  type Hub,
+  hubFor,
+  onSettled,
+  type Outcome,
+  outcomeWithin,
+  setBusyWait,
+  type TaskEntry,
+} from "./_hub.ts";
 
 /** Options of {@linkcode Task.async}. */
 export interface TaskOptions {
@@ -51,20 +60,30 @@ export type TaskResult<T> = { ok: T } | { exit: unknown };
 /** How {@linkcode Task.shutdown} stops a task: wait this many ms, or kill at once. */
 export type ShutdownMode = number | "brutal_kill";
 
-interface Internal {
+/** What a task runs, for its label: a function's name, or module/function/arity. */
+type What = string | readonly [string, string, number];
+
+/** A task's private state. @internal */
+export interface TaskState {
   hub: Hub;
   entry: TaskEntry;
   owner: Process;
-  /** Resolves once the pid is known or the start failed. */
-  started: Promise<void>;
-  markStarted: () => void;
+  what: What;
+  /** Waiting for the pid (Task.shutdown during a remote start). */
+  startWaiters: Array<() => void> | undefined;
   /** Turns a start failure reported in a DOWN into an error, if it is one. */
-  startFailure?: (reason: unknown) => Error | undefined;
+  startFailure:
+    | ((reason: unknown, t: TaskState) => Error | undefined)
+    | undefined;
+  /** Context for startFailure: the supervisor as given, and its node. */
+  supervisor: unknown;
 }
 
-const internals = new WeakMap<Task<unknown>, Internal>();
-/** `$callers` of the task processes noderl started. */
-const callersOf = new WeakMap<Process, Pid[]>();
+let stateOf: (t: Task<unknown>) => TaskState;
+let isTask: (t: unknown) => boolean;
+const CALLERS = Symbol("noderl.$callers");
+const OWNER = Symbol("noderl.owner");
+type Tagged = Process & { [CALLERS]?: Pid[]; [OWNER]?: [Pid[], Tuple] };
 
 /**
  * A running task: what {@linkcode Task.async} and `TaskSupervisor.async`
@@ -74,47 +93,38 @@ const callersOf = new WeakMap<Process, Pid[]>();
 export class Task<T = unknown> {
   /** The process that started the task (it is linked to the task unless started with `asyncNolink`). */
   readonly owner: Pid;
-  /** The reference replies are tagged with. */
+  /** The reference the task's reply is tagged with. */
   readonly ref: Ref;
   /** The node the task runs on. */
   readonly node: string;
-  /** What runs: `Mod.fun/arity`, or the function's name. */
-  readonly label: string;
   /** Whether the task is linked to its owner. */
   readonly linked: boolean;
+  readonly #state: TaskState;
   declare private readonly phantom?: T;
 
   /** @internal Tasks come from {@linkcode Task.async} and `TaskSupervisor`. */
-  constructor(
-    init: {
-      owner: Process;
-      node: string;
-      label: string;
-      linked: boolean;
-      hub: Hub;
-      entry: TaskEntry;
-    },
-  ) {
-    this.owner = init.owner.pid;
-    this.ref = init.entry.tag;
-    this.node = init.node;
-    this.label = init.label;
-    this.linked = init.linked;
-    let markStarted!: () => void;
-    const started = new Promise<void>((r) => (markStarted = r));
-    internals.set(this, {
-      hub: init.hub,
-      entry: init.entry,
-      owner: init.owner,
-      started,
-      markStarted,
-    });
-    init.entry.settled.then(() => markStarted());
+  constructor(state: TaskState, node: string, linked: boolean) {
+    this.owner = state.owner.pid;
+    this.ref = state.entry.tag;
+    this.node = node;
+    this.linked = linked;
+    this.#state = state;
+  }
+
+  static {
+    stateOf = (t) => t.#state;
+    isTask = (t) => typeof t === "object" && t !== null && #state in t;
   }
 
   /** The task's pid; `undefined` while a remote start is on its way. */
   get pid(): Pid | undefined {
-    return internals.get(this)!.entry.pid;
+    return this.#state.entry.pid;
+  }
+
+  /** What runs: `Mod.fun/arity`, or the function's name. */
+  get label(): string {
+    const w = this.#state.what;
+    return typeof w === "string" ? w : `${w[0]}.${w[1]}/${w[2]}`;
   }
 
   /**
@@ -147,7 +157,7 @@ export class Task<T = unknown> {
     const owner = node.current();
     if (typeof a === "function") {
       return startLocalTask(node, owner, owner, a as () => unknown, {
-        label: a.name || "anonymous fn",
+        what: a.name || "anonymous fn",
         link: true,
       });
     }
@@ -157,21 +167,21 @@ export class Task<T = unknown> {
       owner,
       owner,
       () => node.apply(mod, fun, args),
-      { label: `${mod}.${fun}/${args.length}`, link: true },
+      { what: [mod, fun, args.length], link: true },
     );
   }
 
   /**
    * Waits for the task's result, up to `timeoutMs` (default 5000;
    * `Infinity` waits forever). Rejects with:
-   * - a {@linkcode TimeoutError} when the time is up — the task's monitor,
-   *   alias and any late reply are dropped, and a linked task is killed (in
+   * - a {@linkcode TimeoutError} when the time is up — the task's monitor
+   *   and any late reply are dropped, and a linked task is killed (in
    *   Elixir the caller would exit and the link would take the task along);
    * - a {@linkcode NoConnectionError} when the task's node goes down;
    * - an {@linkcode ExitError} with the task's exit reason when it crashed
    *   (for a JS error: its message and stack; the error is the `cause`);
-   * - the start error (`noproc`, {@linkcode MaxChildrenError} …) when a
-   *   supervisor could not start it.
+   * - the start error (`noproc`, `MaxChildrenError` …) when a supervisor
+   *   could not start it.
    */
   static await<T>(task: Task<T>, timeoutMs = 5000): Promise<T> {
     return awaitTask(task, timeoutMs);
@@ -218,14 +228,13 @@ export class Task<T = unknown> {
   }
 }
 
-function internal(task: Task<unknown>): Internal {
-  const i = internals.get(task);
-  if (i === undefined) {
+function state(task: unknown, what: string): TaskState {
+  if (!isTask(task)) {
     throw new TypeError(
-      "not a task: pass what Task.async or TaskSupervisor.async returned",
+      `${what}: not a task; pass what Task.async or TaskSupervisor.async returned`,
     );
   }
-  return i;
+  return stateOf(task as Task<unknown>);
 }
 
 function checkTimeout(ms: unknown, what: string): number {
@@ -255,35 +264,24 @@ export function checkMfa(
   return [String(mod), String(fun), args];
 }
 
-function within<T>(p: Promise<T>, ms: number): Promise<T | undefined> {
-  if (!Number.isFinite(ms)) return p;
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), ms);
-    p.then((v) => {
-      clearTimeout(timer);
-      resolve(v);
-    });
-  });
-}
-
 function describeTask(task: Task<unknown>): string {
   const pid = task.pid;
   return `task ${task.label}${pid ? ` ${pid}` : ""} on ${task.node}`;
 }
 
 /** The error an await gives for an outcome that is not a result. */
-function failure(task: Task<unknown>, i: Internal, o: Outcome): Error {
+function failure(task: Task<unknown>, s: TaskState, o: Outcome): Error {
   if (o.kind === "error") return o.error;
   const reason = o.kind === "exit" ? o.reason : undefined;
-  const start = i.startFailure?.(reason);
+  const start = s.startFailure?.(reason, s);
   if (start) return start;
   if (reason === A.noconnection) {
     return new NoConnectionError(task.node, describeTask(task));
   }
   const err = new ExitError(reason, describeTask(task));
-  if (i.entry.cause !== undefined) {
+  if (s.entry.cause !== undefined) {
     Object.defineProperty(err, "cause", {
-      value: i.entry.cause,
+      value: s.entry.cause,
       configurable: true,
       writable: true,
     });
@@ -292,33 +290,31 @@ function failure(task: Task<unknown>, i: Internal, o: Outcome): Error {
 }
 
 /** Drops a task after an await gave up on it; kills it if linked. */
-function abandon(task: Task<unknown>, i: Internal): void {
-  i.hub.forget(
-    i.entry,
+function abandon(task: Task<unknown>, s: TaskState): void {
+  s.hub.forget(
+    s.entry,
     new Error(
       `${
         describeTask(task)
       } was given up on when an earlier await timed out; its result is gone`,
     ),
   );
-  if (task.linked) {
-    if (i.entry.pid !== undefined) killLinked(i, i.entry.pid);
-    // else: killed when its pid comes (see taskStarted).
-  }
+  // Without a pid yet, it is killed when its pid comes (see taskStarted).
+  if (task.linked && s.entry.pid !== undefined) killLinked(s, s.entry.pid);
 }
 
-function killLinked(i: Internal, pid: Pid): void {
-  const node = i.hub.node;
-  node.unlinkFrom(i.owner, pid);
-  node.exitFrom(i.owner, pid, A.kill);
+function killLinked(s: TaskState, pid: Pid): void {
+  const node = s.hub.node;
+  node.unlinkFrom(s.owner, pid);
+  node.exitFrom(s.owner, pid, A.kill);
 }
 
 async function awaitTask<T>(task: Task<T>, timeoutMs: number): Promise<T> {
-  const i = internal(task);
+  const s = state(task, "Task.await");
   checkTimeout(timeoutMs, "Task.await");
-  const o = i.entry.outcome ?? await within(i.entry.settled, timeoutMs);
+  const o = await outcomeWithin(s.entry, timeoutMs);
   if (o === undefined) {
-    abandon(task, i);
+    abandon(task, s);
     throw new TimeoutError(
       `${describeTask(task)} did not reply within ${timeoutMs} ms${
         task.linked ? "; it was killed" : ""
@@ -326,57 +322,60 @@ async function awaitTask<T>(task: Task<T>, timeoutMs: number): Promise<T> {
     );
   }
   if (o.kind === "ok") return o.value as T;
-  throw failure(task, i, o);
+  throw failure(task, s, o);
 }
 
 async function yieldTask<T>(
   task: Task<T>,
   timeoutMs: number,
 ): Promise<TaskResult<T> | undefined> {
-  const i = internal(task);
+  const s = state(task, "Task.yield");
   checkTimeout(timeoutMs, "Task.yield");
-  const o = i.entry.outcome ?? await within(i.entry.settled, timeoutMs);
+  const o = await outcomeWithin(s.entry, timeoutMs);
   if (o === undefined) return undefined;
-  return resultOf(task, i, o);
+  return resultOf(task, s, o);
 }
 
 function resultOf<T>(
   task: Task<T>,
-  i: Internal,
+  s: TaskState,
   o: Outcome,
 ): TaskResult<T> {
   if (o.kind === "ok") return { ok: o.value as T };
   if (o.kind === "exit" && o.reason !== A.noconnection) {
-    const start = i.startFailure?.(o.reason);
+    const start = s.startFailure?.(o.reason, s);
     if (start) throw start;
     return { exit: o.reason };
   }
-  throw failure(task, i, o);
+  throw failure(task, s, o);
+}
+
+function whenStarted(s: TaskState): Promise<void> {
+  if (s.entry.pid !== undefined || s.entry.outcome !== undefined) {
+    return Promise.resolve();
+  }
+  return new Promise((resolve) => {
+    (s.startWaiters ??= []).push(resolve);
+    onSettled(s.entry, () => resolve());
+  });
 }
 
 async function shutdownTask<T>(
   task: Task<T>,
   mode: ShutdownMode,
 ): Promise<TaskResult<T> | undefined> {
-  const i = internal(task);
+  const s = state(task, "Task.shutdown");
   if (mode !== "brutal_kill") checkTimeout(mode, "Task.shutdown");
-  if (i.entry.outcome === undefined) await i.started;
-  const e = i.entry;
+  await whenStarted(s);
+  const e = s.entry;
   if (e.outcome === undefined && e.pid !== undefined) {
-    const node = i.hub.node, pid = e.pid;
-    if (task.linked) node.unlinkFrom(i.owner, pid);
-    node.exitFrom(
-      i.owner,
-      pid,
-      mode === "brutal_kill" ? A.kill : A.shutdown,
-    );
-    let o = await within(
-      e.settled,
-      mode === "brutal_kill" ? Infinity : mode,
-    );
+    const node = s.hub.node, pid = e.pid;
+    if (task.linked) node.unlinkFrom(s.owner, pid);
+    node.exitFrom(s.owner, pid, mode === "brutal_kill" ? A.kill : A.shutdown);
+    const o = await outcomeWithin(e, mode === "brutal_kill" ? Infinity : mode);
     if (o === undefined) {
-      node.exitFrom(i.owner, pid, A.kill);
-      o = await e.settled;
+      node.exitFrom(s.owner, pid, A.kill);
+      await outcomeWithin(e, Infinity);
     }
   }
   const o = e.outcome!;
@@ -384,53 +383,128 @@ async function shutdownTask<T>(
   if (
     o.kind === "exit" && (o.reason === A.shutdown || o.reason === A.killed)
   ) return undefined;
-  return resultOf(task, i, o);
+  return resultOf(task, s, o);
 }
 
-async function awaitMany<T>(
+function awaitMany<T>(
   tasks: readonly Task<T>[],
   timeoutMs: number,
 ): Promise<T[]> {
-  checkTimeout(timeoutMs, "Task.awaitMany");
-  const list = tasks.map((t) => [t, internal(t)] as const);
-  const dropRest = () => {
-    for (const [t, i] of list) if (i.entry.outcome === undefined) abandon(t, i);
-  };
-  const all = Promise.all(list.map(async ([t, i]) => {
-    const o = await i.entry.settled;
-    if (o.kind === "ok") return o.value as T;
-    throw failure(t, i, o);
-  }));
-  all.catch(() => {});
-  const r = await within(all.then((v) => ({ v }), (e) => ({ e })), timeoutMs);
-  if (r === undefined) {
-    dropRest();
-    throw new TimeoutError(
-      `Task.awaitMany: ${
-        list.filter(([, i]) => i.entry.outcome === undefined).length
-      } of ${list.length} tasks did not reply within ${timeoutMs} ms`,
+  let list: TaskState[];
+  try {
+    checkTimeout(timeoutMs, "Task.awaitMany");
+    list = tasks.map((t) => state(t, "Task.awaitMany"));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+  return new Promise((resolve, reject) => {
+    const out = new Array<T>(list.length);
+    let left = list.length, over = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const finish = (e?: Error) => {
+      over = true;
+      if (timer !== undefined) clearTimeout(timer);
+      if (e === undefined) return resolve(out);
+      list.forEach((s, i) => {
+        if (s.entry.outcome === undefined) abandon(tasks[i], s);
+      });
+      reject(e);
+    };
+    if (left === 0) return finish();
+    if (Number.isFinite(timeoutMs)) {
+      timer = setTimeout(() => {
+        if (over) return;
+        const pending = list.filter((s) => s.entry.outcome === undefined);
+        finish(
+          new TimeoutError(
+            `Task.awaitMany: ${pending.length} of ${list.length} tasks did not reply within ${timeoutMs} ms`,
+          ),
+        );
+      }, timeoutMs);
+    }
+    list.forEach((s, i) =>
+      onSettled(s.entry, (o) => {
+        if (over) return;
+        if (o.kind !== "ok") return finish(failure(tasks[i], s, o));
+        out[i] = o.value as T;
+        if (--left === 0) finish();
+      })
     );
-  }
-  if ("e" in r) {
-    dropRest();
-    throw r.e;
-  }
-  return r.v;
+  });
+}
+
+/**
+ * Sets how long (ms) the event loop keeps polling after task traffic
+ * instead of sleeping — the BEAM's scheduler busy wait. It trades a little
+ * CPU right after tasks for latency: the next reply or request is read as
+ * soon as it arrives. Default 1 ms on Node.js, 0 (off) on Deno (see the
+ * `NODERL_TASK_BUSY_WAIT_MS` environment variable). Returns the previous value.
+ *
+ * @example
+ * ```ts
+ * import { setTaskBusyWait } from "./task.ts";
+ * const before = setTaskBusyWait(0); // never spin
+ * setTaskBusyWait(before);
+ * ```
+ */
+export function setTaskBusyWait(ms: number): number {
+  return setBusyWait(ms);
 }
 
 // ---------------------------------------------------------------- internals for TaskSupervisor
 
 /** The `$callers` to send with a task started by `owner`. @internal */
 export function callersFor(owner: Process): Pid[] {
-  const up = callersOf.get(owner);
-  return up ? [owner.pid, ...up] : [owner.pid];
+  return ownerInfo(owner)[0];
+}
+
+/** `{Node, NameOrPid, Pid}` for `owner`, as Elixir's `get_owner`. @internal */
+export function ownerTuple(node: Node, owner: Process): Tuple {
+  if (owner.registeredName !== undefined) {
+    return tuple(
+      Atom.of(node.name),
+      Atom.of(owner.registeredName),
+      owner.pid,
+    );
+  }
+  return ownerInfo(owner)[1];
+}
+
+function ownerInfo(owner: Process): [Pid[], Tuple] {
+  const o = owner as Tagged;
+  let info = o[OWNER];
+  if (info === undefined) {
+    const up = o[CALLERS];
+    info = o[OWNER] = [
+      up ? [owner.pid, ...up] : [owner.pid],
+      tuple(Atom.of(owner.pid.node), owner.pid, owner.pid),
+    ];
+  }
+  return info;
 }
 
 /** Records the `$callers` of a task process. @internal */
 export function setCallers(p: Process, callers: unknown): void {
   if (Array.isArray(callers)) {
-    callersOf.set(p, callers.filter((c) => c instanceof Pid) as Pid[]);
+    (p as Tagged)[CALLERS] = callers.filter((c) => c instanceof Pid) as Pid[];
   }
+}
+
+function newState(
+  hub: Hub,
+  entry: TaskEntry,
+  owner: Process,
+  what: What,
+): TaskState {
+  return {
+    hub,
+    entry,
+    owner,
+    what,
+    startWaiters: undefined,
+    startFailure: undefined,
+    supervisor: undefined,
+  };
 }
 
 /**
@@ -443,16 +517,16 @@ export function startLocalTask<T>(
   spawner: Process,
   run: () => T | Promise<T>,
   options: {
-    label: string;
+    what: What;
     link: boolean;
     onSpawn?: (p: Process) => void;
   },
 ): Task<Awaited<T>> {
   const hub = hubFor(node);
-  const entry = hub.newTask(false);
+  const entry = hub.newTask();
   const callers = callersFor(owner);
   const proc: Process = node.spawnLocal(spawner, async () => {
-    callersOf.set(proc, callers);
+    (proc as Tagged)[CALLERS] = callers;
     let v: unknown;
     try {
       v = await run();
@@ -463,58 +537,45 @@ export function startLocalTask<T>(
     if (proc.alive) hub.reply(entry, v);
   }, {
     link: spawner === owner ? options.link : true,
-    label: options.label,
+    label: typeof options.what === "string" ? options.what : undefined,
   });
   if (spawner !== owner && options.link) node.linkFrom(owner, proc.pid);
   options.onSpawn?.(proc);
-  const task = new Task<Awaited<T>>({
-    owner,
-    node: node.name,
-    label: options.label,
-    linked: options.link,
-    hub,
-    entry,
-  });
   hub.watch(entry, proc.pid);
-  internals.get(task)!.markStarted();
-  return task;
+  return new Task<Awaited<T>>(
+    newState(hub, entry, owner, options.what),
+    node.name,
+    options.link,
+  );
 }
 
-/** A task whose start is on its way (remote). @internal */
+/**
+ * A task whose start is on its way (remote). Its replies are tagged `tag`
+ * (default: a new reference). @internal
+ */
 export function pendingTask(
   node: Node,
   owner: Process,
   where: string,
-  label: string,
+  what: What,
   link: boolean,
-  alias: boolean,
-  startFailure?: (reason: unknown) => Error | undefined,
-): { task: Task<unknown>; hub: Hub; entry: TaskEntry } {
+  tag?: Ref,
+): { task: Task<unknown>; state: TaskState } {
   const hub = hubFor(node);
-  const entry = hub.newTask(alias);
-  const task = new Task<unknown>({
-    owner,
-    node: where,
-    label,
-    linked: link,
-    hub,
-    entry,
-  });
-  internals.get(task)!.startFailure = startFailure;
-  return { task, hub, entry };
+  const s = newState(hub, hub.newTask(tag), owner, what);
+  return { task: new Task<unknown>(s, where, link), state: s };
 }
 
 /** The remote task's pid is known. @internal */
 export function taskStarted(task: Task<unknown>, pid: Pid): void {
-  const i = internal(task);
-  i.entry.pid = pid;
-  if (i.entry.abandoned && task.linked) killLinked(i, pid);
-  i.markStarted();
-}
-
-/** The owner process of a task (for linking on start). @internal */
-export function taskOwner(task: Task<unknown>): Process {
-  return internal(task).owner;
+  const s = stateOf(task);
+  s.entry.pid = pid;
+  if (s.entry.abandoned && task.linked) killLinked(s, pid);
+  const w = s.startWaiters;
+  if (w !== undefined) {
+    s.startWaiters = undefined;
+    for (const f of w) f();
+  }
 }
 
 /** Is `x` a 2-tuple `{noderl_task_not_started, Why, …}`? @internal */

@@ -53,7 +53,7 @@ import { ExitError } from "../node/errors.ts";
 import { formatTerm } from "../node/format.ts";
 import { currentNode } from "../node/process_api.ts";
 import { Atom, Fun, Pid, Ref, Tuple, tuple } from "../node/terms.ts";
-import { A, type Hub, hubFor, type TaskEntry } from "./_hub.ts";
+import { A, hubFor, keepPolling } from "./_hub.ts";
 import {
   checkShutdown,
   type ChildCounts,
@@ -69,11 +69,13 @@ import {
   callersFor,
   checkMfa,
   notStartedReason,
+  ownerTuple,
   pendingTask,
   setCallers,
   startLocalTask,
   type Task,
   taskStarted,
+  type TaskState,
 } from "./task.ts";
 
 /** Options of {@linkcode TaskSupervisor.start}. */
@@ -310,6 +312,7 @@ class TaskSupervisorServer {
     restart: unknown,
     shutdown: unknown,
   ): unknown {
+    keepPolling();
     const no = this.refusal();
     if (no !== undefined) return tuple(A.error, no);
     if (!Array.isArray(args)) return tuple(A.error, Atom.of("badarg"));
@@ -447,19 +450,21 @@ function ensureTaskModule(node: Node): void {
     /**
      * Runs in the process the caller's SPAWN_REQUEST made: joins the
      * supervisor (or exits `{noderl_task_not_started, Why}`), links to the
-     * owner if asked, runs M:F(A) and sends `{Tag, Result}` to `Tag`.
+     * owner if asked, runs M:F(A) and sends `{Tag, Result}` to `ReplyTo`.
      */
-    async run(
+    run(
       sup: unknown,
       owner: unknown,
       tag: unknown,
+      replyTo: unknown,
       callers: unknown,
       m: unknown,
       f: unknown,
       args: unknown,
       link: unknown,
       shutdown: unknown,
-    ) {
+    ): unknown {
+      keepPolling();
       const p = node.current();
       const server = findServer(node, sup);
       if (server === undefined) {
@@ -481,12 +486,19 @@ function ensureTaskModule(node: Node): void {
       const ownerPid = owner instanceof Tuple ? owner[2] : undefined;
       if (link === true && ownerPid instanceof Pid) node.linkFrom(p, ownerPid);
       setCallers(p, callers);
-      const v = await node.apply(
+      const reply = (v: unknown) =>
+        node.sendFrom(
+          p,
+          replyTo as Pid,
+          tuple(tag, v === undefined ? A.ok : v),
+        );
+      const v = node.apply(
         String(m),
         String(f),
         Array.isArray(args) ? args : [],
       );
-      node.sendFrom(p, tag as Ref, tuple(tag, v === undefined ? A.ok : v));
+      if (v instanceof Promise) return v.then(reply);
+      reply(v);
     },
   });
 }
@@ -566,29 +578,19 @@ function noSupervisor(display: string, node: string): ExitError {
 }
 
 /** Turns `{noderl_task_not_started, Why, Max}` from a remote start into an error. */
-function startFailureFor(display: string, peer: string) {
-  return (reason: unknown): Error | undefined => {
-    const t = notStartedReason(reason);
-    if (t === undefined) return undefined;
-    if (t[1] === A.noproc) return noSupervisor(display, peer);
-    if (t[1] === A.max_children) {
-      return new MaxChildrenError(
-        display,
-        typeof t[2] === "number" ? t[2] : undefined,
-      );
-    }
-    return new ExitError(t[1], `task supervisor ${display} on ${peer}`);
-  };
-}
-
-function ownerTuple(node: Node, owner: Process): Tuple {
-  return tuple(
-    Atom.of(node.name),
-    owner.registeredName !== undefined
-      ? Atom.of(owner.registeredName)
-      : owner.pid,
-    owner.pid,
-  );
+function startFailure(reason: unknown, s: TaskState): Error | undefined {
+  const t = notStartedReason(reason);
+  if (t === undefined) return undefined;
+  const [sup, peer] = s.supervisor as [SupervisorRef, string];
+  const display = displayOf(sup);
+  if (t[1] === A.noproc) return noSupervisor(display, peer);
+  if (t[1] === A.max_children) {
+    return new MaxChildrenError(
+      display,
+      typeof t[2] === "number" ? t[2] : undefined,
+    );
+  }
+  return new ExitError(t[1], `task supervisor ${display} on ${peer}`);
 }
 
 function startAsync(
@@ -608,30 +610,25 @@ function startAsync(
   const node = options.node ?? currentNode();
   const owner = node.current();
   const r = resolve(node, sup);
-  const display = displayOf(sup);
   let mfa: [string, string, unknown[]] | undefined;
   if (!closure) mfa = checkMfa(a, b, c, what);
-  const label = closure
+  const label: string | [string, string, number] = closure
     ? (a as () => unknown).name || "anonymous fn"
-    : `${mfa![0]}.${mfa![1]}/${mfa![2].length}`;
+    : [mfa![0], mfa![1], mfa![2].length];
 
   if (r.kind === "local") {
     const server = r.server;
     const no = server.refusal();
     if (no !== undefined) {
-      const { task, hub, entry } = pendingTask(
-        node,
-        owner,
-        node.name,
-        label,
-        link,
-        false,
-      );
-      hub.fail(
-        entry,
+      const { task, state } = pendingTask(node, owner, node.name, label, link);
+      state.hub.fail(
+        state.entry,
         no === A.max_children
-          ? new MaxChildrenError(display, server.maxChildren)
-          : new ExitError(no, `task supervisor ${display} is shutting down`),
+          ? new MaxChildrenError(displayOf(sup), server.maxChildren)
+          : new ExitError(
+            no,
+            `task supervisor ${displayOf(sup)} is shutting down`,
+          ),
       );
       return task;
     }
@@ -639,21 +636,14 @@ function startAsync(
       ? a as () => unknown
       : () => node.apply(mfa![0], mfa![1], mfa![2]);
     return startLocalTask(node, owner, server.proc, run, {
-      label,
+      what: label,
       link,
       onSpawn: (p) => server.add(p, "temporary", shutdown, () => p),
     });
   }
   if (r.kind === "noproc") {
-    const { task, hub, entry } = pendingTask(
-      node,
-      owner,
-      node.name,
-      label,
-      link,
-      false,
-    );
-    hub.fail(entry, noSupervisor(display, node.name));
+    const { task, state } = pendingTask(node, owner, node.name, label, link);
+    state.hub.fail(state.entry, noSupervisor(displayOf(sup), node.name));
     return task;
   }
   if (closure && r.peer !== node.name) {
@@ -661,121 +651,110 @@ function startAsync(
       `${what}: a closure cannot run on another node (${r.peer}); give module, function and args defined there with defineModule`,
     );
   }
-  const { task, hub, entry } = pendingTask(
-    node,
-    owner,
-    r.peer,
-    label,
-    link,
-    true,
-    startFailureFor(display, r.peer),
-  );
+  const { task, state } = pendingTask(node, owner, r.peer, label, link);
+  state.startFailure = startFailure;
+  state.supervisor = [sup, r.peer];
   const m = closure ? A.erlang : Atom.of(mfa![0]);
   const f = closure ? A.apply : Atom.of(mfa![1]);
   const args = closure ? [a, []] : mfa![2];
-  const callers = callersFor(owner);
   const start = (fast: boolean) => {
-    if (entry.abandoned) return; // an await gave up before the start began
-    if (fast) {
-      startFast(
-        hub,
-        entry,
-        task,
-        r,
-        owner,
-        m,
-        f,
-        args,
-        callers,
-        link,
-        shutdown,
-      );
-    } else {
-      startByCall(
-        hub,
-        entry,
-        task,
-        r,
-        owner,
-        m,
-        f,
-        args,
-        callers,
-        link,
-        shutdown,
-      );
-    }
+    if (state.entry.abandoned) return; // an await gave up before the start began
+    if (fast) startFast(task, state, r, m, f, args, link, shutdown);
+    else startByCall(task, state, r, m, f, args, link, shutdown);
   };
   if (r.peer === node.name) start(false);
   else {
+    const hub = state.hub;
     const known = hub.knownFast(r.peer);
     if (known !== undefined) start(known);
     else {
       hub.fastPeer(r.peer).then(
         start,
-        (e) => hub.fail(entry, e instanceof Error ? e : new Error(String(e))),
+        (e) =>
+          hub.fail(state.entry, e instanceof Error ? e : new Error(String(e))),
       );
     }
   }
   return task;
 }
 
-/** The one-round-trip start on a noderl peer: SPAWN_REQUEST of `noderl_task:run`. */
+const MONITOR = { monitor: true } as const;
+
+/**
+ * The one-round-trip start on a noderl peer: a SPAWN_REQUEST of
+ * `noderl_task:run`, whose request id is also the reply tag and the
+ * monitor reference.
+ */
 function startFast(
-  hub: Hub,
-  entry: TaskEntry,
   task: Task<unknown>,
+  s: TaskState,
   r: Extract<Resolved, { kind: "call" }>,
-  owner: Process,
   m: Atom,
   f: Atom,
   args: unknown[],
-  callers: Pid[],
   link: boolean,
   shutdown: Shutdown,
 ): void {
-  const node = hub.node;
-  const { ref, pid } = node.spawnRequestFrom(
+  const hub = s.hub, node = hub.node, entry = s.entry;
+  keepPolling();
+  hub.expectDown(entry, entry.tag, entry.tagKey);
+  node.spawnRequestFrom(
     hub.process,
     r.peer,
     "noderl_task",
     "run",
     [
       r.remoteSup,
-      ownerTuple(node, owner),
-      task.ref,
-      callers,
+      ownerTuple(node, s.owner),
+      entry.tag,
+      hub.process.pid,
+      callersFor(s.owner),
       m,
       f,
       args,
       link,
       typeof shutdown === "number" ? shutdown : Atom.of(shutdown),
     ],
-    { monitor: true },
-  );
-  hub.expectDown(entry, ref);
-  pid.then(
-    (p) => taskStarted(task, p),
-    (e) => hub.fail(entry, e instanceof Error ? e : new Error(String(e))),
+    MONITOR,
+    (error, pid) => {
+      if (pid !== undefined) taskStarted(task, pid);
+      else {
+        hub.fail(
+          entry,
+          error instanceof Error ? error : new Error(String(error)),
+        );
+      }
+    },
+    entry.tag,
   );
 }
 
-/** Elixir's protocol: `start_task` call, then link, monitor and the MFA message. */
+/**
+ * Elixir's protocol: the `start_task` call, then link, monitor, and
+ * `{OwnerPid, Tag, ReplyTo, Callers, {M, F, A}}` to the task, which
+ * answers `{Tag, Result}` to ReplyTo (the hub).
+ */
 function startByCall(
-  hub: Hub,
-  entry: TaskEntry,
   task: Task<unknown>,
+  s: TaskState,
   r: Extract<Resolved, { kind: "call" }>,
-  owner: Process,
   m: Atom,
   f: Atom,
   args: unknown[],
-  callers: Pid[],
   link: boolean,
   shutdown: Shutdown,
 ): void {
-  const node = hub.node;
+  const hub = s.hub, node = hub.node, entry = s.entry, owner = s.owner;
   const display = displayOf(r.target);
+  keepPolling();
+  const mfa = () =>
+    tuple(
+      owner.pid,
+      entry.tag,
+      hub.process.pid,
+      callersFor(owner),
+      tuple(m, f, args),
+    );
   hub.call(
     r.target,
     tuple(
@@ -792,25 +771,15 @@ function startByCall(
     if (isTuple(reply, A.ok, 2) && reply[1] instanceof Pid) {
       const pid = reply[1];
       if (entry.abandoned) {
-        // An await gave up before the start came back.
-        if (link) node.exitFrom(owner, pid, A.kill);
-        else {
-          node.sendFrom(
-            owner,
-            pid,
-            mfaMessage(owner, task.ref, callers, m, f, args),
-          );
-        }
+        // An await gave up before the start came back: a linked task is
+        // killed (taskStarted), a nolink one runs, as it would in Elixir.
+        if (!link) node.sendFrom(owner, pid, mfa());
         taskStarted(task, pid);
         return;
       }
       if (link) node.linkFrom(owner, pid);
       hub.watch(entry, pid);
-      node.sendFrom(
-        owner,
-        pid,
-        mfaMessage(owner, task.ref, callers, m, f, args),
-      );
+      node.sendFrom(owner, pid, mfa());
       taskStarted(task, pid);
     } else if (isTuple(reply, A.error, 2) && reply[1] === A.max_children) {
       hub.fail(entry, new MaxChildrenError(display));
@@ -829,17 +798,6 @@ function startByCall(
       hub.fail(entry, noSupervisor(display, r.peer));
     } else hub.fail(entry, e instanceof Error ? e : new Error(String(e)));
   });
-}
-
-function mfaMessage(
-  owner: Process,
-  tag: Ref,
-  callers: Pid[],
-  m: Atom,
-  f: Atom,
-  args: unknown[],
-): Tuple {
-  return tuple(owner.pid, tag, tag, callers, tuple(m, f, args));
 }
 
 /**

@@ -62,7 +62,7 @@ export default async function setup(node: Node): Promise<void> {
       const t0 = performance.now();
       for (let i = 0; i < n; i++) {
         await Task.await(
-          TaskSupervisor.async(target, "TaskBench", "echo", [i]),
+          TaskSupervisor.async(target, "Elixir.Chat", "echo", [i]),
         );
       }
       return n / ((performance.now() - t0) / 1000);
@@ -74,7 +74,7 @@ export default async function setup(node: Node): Promise<void> {
       for (let done = 0; done < n; done += width) {
         const tasks = [];
         for (let i = 0; i < width; i++) {
-          tasks.push(TaskSupervisor.async(target, "TaskBench", "echo", [i]));
+          tasks.push(TaskSupervisor.async(target, "Elixir.Chat", "echo", [i]));
         }
         await Task.awaitMany(tasks, 60_000);
       }

@@ -9,6 +9,7 @@ import { parseArgs } from "node:util";
 import { report } from "./_bench.ts";
 import { benchCodec } from "./bench_codec.ts";
 import { benchRegistry } from "./bench_registry.ts";
+import { benchTasks } from "./bench_tasks.ts";
 
 const suites: Record<
   string,
@@ -16,6 +17,7 @@ const suites: Record<
 > = {
   codec: benchCodec,
   registry: benchRegistry,
+  tasks: benchTasks,
 };
 
 const { values } = parseArgs({
