@@ -843,6 +843,83 @@ describe("tasks on one node and between two nodes in one OS process", () => {
     },
   );
 
+  test(
+    "node.spawnRequestFrom: the monitor reference at once, the pid or the error by callback",
+    {},
+    async () => {
+      const got: Array<[unknown, Pid | undefined]> = [];
+      const done = (e: unknown, pid?: Pid) => got.push([e, pid]);
+      const owner = alex.spawn(async () => {
+        const me = alex.processOf(alex.current().pid)!;
+        // Remote, connection up: no promise; the DOWN matches the returned ref.
+        const ref = alex.spawnRequestFrom(
+          me,
+          "tkate@localhost",
+          "Math",
+          "double",
+          [2],
+          { monitor: true },
+          done,
+        );
+        const down = await receive(
+          (m) =>
+            m instanceof Tuple && m[0] === atom("DOWN") && ref.equals(m[1]),
+          5000,
+        ) as Tuple;
+        assert.equal(down[4], atom("normal"));
+        assert.equal(got.length, 1);
+        assert.equal(got[0][0], undefined);
+        assert.equal(got[0][1]?.node, "tkate@localhost");
+        assert.ok((down[3] as Pid).equals(got[0][1]));
+        // A chosen request id; this node; an unreachable node; an unencodable argument.
+        const answers = new Map<string, [unknown, Pid | undefined]>();
+        const answer = (k: string) => (e: unknown, pid?: Pid) =>
+          answers.set(k, [e, pid]);
+        const chosen = alex.makeRef();
+        assert.equal(
+          alex.spawnRequestFrom(
+            me,
+            alex.name,
+            "Math",
+            "double",
+            [1],
+            {},
+            answer("local"),
+            chosen,
+          ),
+          chosen,
+        );
+        alex.spawnRequestFrom(
+          me,
+          "nobody@localhost",
+          "Math",
+          "double",
+          [1],
+          {},
+          answer("unreachable"),
+        );
+        alex.spawnRequestFrom(
+          me,
+          "tkate@localhost",
+          "Math",
+          "double",
+          [Symbol("x")],
+          {},
+          answer("unencodable"),
+        );
+        await eventually("all answered", () => answers.size === 3);
+        const local = answers.get("local")!;
+        assert.equal(local[0], undefined);
+        assert.equal(local[1]?.node, alex.name);
+        assert.ok(answers.get("unreachable")![0] instanceof NoConnectionError);
+        const bad = answers.get("unencodable")![0];
+        assert.ok(bad instanceof Error && !(bad instanceof NoConnectionError));
+        assert.match((bad as Error).message, /cannot encode/);
+      });
+      assert.equal(await alex.processOf(owner)!.exited, atom("normal"));
+    },
+  );
+
   test("a node that cannot be reached → noconnection", {}, async () => {
     const t = TaskSupervisor.async(
       ["Elixir.Chat.TaskSupervisor", "nobody@localhost"],
