@@ -130,18 +130,25 @@ export interface CallOptions {
 
 /** One entry of {@linkcode Supervisor.whichChildren}. */
 export interface ChildInfo {
+  /** The child's id. */
   id: string;
   /** The pid, `"restarting"`, or `undefined` when not running. */
   pid: Pid | "restarting" | undefined;
+  /** Worker or supervisor. */
   type: "worker" | "supervisor";
+  /** The module names its spec gave. */
   modules: string[];
 }
 
 /** What {@linkcode Supervisor.countChildren} returns. */
 export interface ChildCounts {
+  /** Child specs, running or not. */
   specs: number;
+  /** Children running. */
   active: number;
+  /** Children of type supervisor. */
   supervisors: number;
+  /** Children of type worker. */
   workers: number;
 }
 

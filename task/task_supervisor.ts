@@ -124,6 +124,7 @@ export class MaxChildrenError extends Error {
   readonly supervisor: string;
   /** Its limit, when known (noderl supervisors tell). */
   readonly maxChildren: number | undefined;
+  /** `supervisor` as the caller gave it; `maxChildren` if known. */
   constructor(supervisor: string, maxChildren?: number) {
     super(
       `task supervisor ${supervisor} already runs its maximum of ${
