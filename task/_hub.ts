@@ -198,6 +198,11 @@ const hubs = new WeakMap<Node, Hub>();
 export function hubFor(node: Node): Hub {
   let h = hubs.get(node);
   if (h === undefined || !h.process.alive) {
+    if (!node.shell.alive) {
+      throw new Error(
+        `node ${node.name} is stopped: start a node to run tasks on`,
+      );
+    }
     h = new Hub(node);
     hubs.set(node, h);
   }
@@ -250,11 +255,6 @@ export class Hub {
 
   taskCount(): number {
     return new Set(this.tasks.values()).size;
-  }
-
-  /** The task entries still held (for tests). */
-  taskEntries(): TaskEntry[] {
-    return [...new Set(this.tasks.values())];
   }
 
   callCount(): number {

@@ -920,6 +920,19 @@ describe("tasks on one node and between two nodes in one OS process", () => {
     },
   );
 
+  test("a stopped node says so", {}, async () => {
+    const gone = await startNode({
+      name: "tgone@localhost",
+      cookie: "tasks",
+      registryPort: registry.port,
+    });
+    await gone.stop();
+    assert.throws(
+      () => Task.async(() => 1, { node: gone }),
+      /node tgone@localhost is stopped/,
+    );
+  });
+
   test("a node that cannot be reached → noconnection", {}, async () => {
     const t = TaskSupervisor.async(
       ["Elixir.Chat.TaskSupervisor", "nobody@localhost"],
