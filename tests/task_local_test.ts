@@ -686,7 +686,7 @@ describe("tasks on one node and between two nodes in one OS process", () => {
             ["Elixir.Chat.TaskSupervisor", "tkate@localhost"],
             "Math",
             "slow",
-            [150],
+            [600],
             { node: alex },
           );
           await assert.rejects(Task.await(nolink, 20), TimeoutError);
