@@ -29,4 +29,10 @@ export default defineConfig({
   shims: true,
   // Keep "node:test" (no bare "test" module exists) and every node: prefix.
   removeNodeProtocol: false,
+  // Deno's import.meta.main (read by the scripts) does not exist in CommonJS.
+  esbuildOptions(options, context) {
+    if (context.format === "cjs") {
+      options.define = { ...options.define, "import.meta.main": "undefined" };
+    }
+  },
 });

@@ -101,6 +101,8 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (isMain(import.meta.url, "chat/main")) {
+if (
+  isMain(import.meta.url, "chat/main", (import.meta as { main?: boolean }).main)
+) {
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }

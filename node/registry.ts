@@ -903,6 +903,12 @@ export async function main(args: string[]): Promise<number> {
   return 0;
 }
 
-if (isMain(import.meta.url, "node/registry")) {
+if (
+  isMain(
+    import.meta.url,
+    "node/registry",
+    (import.meta as { main?: boolean }).main,
+  )
+) {
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }

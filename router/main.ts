@@ -109,6 +109,12 @@ export async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-if (isMain(import.meta.url, "router/main")) {
+if (
+  isMain(
+    import.meta.url,
+    "router/main",
+    (import.meta as { main?: boolean }).main,
+  )
+) {
   main(process.argv.slice(2)).then((code) => process.exit(code));
 }
