@@ -9,6 +9,7 @@ import type { Socket } from "node:net";
 import { TermReader } from "./decode.ts";
 import { TermWriter } from "./encode.ts";
 import { TermDecodeError } from "./term_errors.ts";
+import { keepPolling } from "./_busy_wait.ts";
 import { Atom, type Pid, Tuple, tuple } from "./terms.ts";
 
 const OP_SEND = 2;
@@ -211,6 +212,7 @@ export class Connection {
     const w = this.w;
     if (!this.open || w.pos === this.flushFrom) return;
     this.socket.write(w.buf.subarray(this.flushFrom, w.pos));
+    keepPolling(); // an answer may come back soon
     if (w.buf.length - w.pos < 64 * 1024) {
       // The written region now belongs to the socket; start a new slab.
       w.shrink(SLAB);
@@ -266,6 +268,7 @@ export class Connection {
 
   private onData(d: Uint8Array): void {
     this.receivedSinceTick = true;
+    keepPolling();
     let p = 0;
     if (this.partial !== null) {
       // Complete the packet that straddles chunks, copying only its bytes.

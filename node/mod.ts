@@ -80,3 +80,4 @@ export {
   type RegistryClientOptions,
   RegistryError,
 } from "./registry_client.ts";
+export { setBusyWait } from "./_busy_wait.ts";

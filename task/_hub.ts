@@ -7,58 +7,14 @@
  *
  * @module
  */
-import process from "node:process";
 import type { Node } from "../node/node.ts";
 import type { Process } from "../node/process.ts";
 import { ExitError, NoConnectionError, TimeoutError } from "../node/errors.ts";
 import { Atom, ImproperList, Pid, Ref, Tuple, tuple } from "../node/terms.ts";
 
-/**
- * Busy waiting, as the BEAM's schedulers do (`+sbwt`): after task traffic
- * the event loop keeps polling (a chain of `setImmediate`) for this many
- * ms instead of sleeping, so the next reply or request is read as soon as
- * it arrives rather than after the OS wakes the process up — the larger
- * part of a remote task's latency (one task at a time between two Node.js
- * processes: ~7.5k/s without, ~20–30k/s with). Bounded: the spin stops
- * this long after the last activity. Default: 1 ms on Node.js; 0 (off) on
- * Deno, whose event loop polls sockets less often while immediates are
- * pending, so spinning delays I/O there. `NODERL_TASK_BUSY_WAIT_MS` sets it.
- */
-let busyWaitMs = (() => {
-  const raw = process.env.NODERL_TASK_BUSY_WAIT_MS;
-  const v = raw === undefined || raw === "" ? NaN : Number(raw);
-  if (Number.isFinite(v) && v >= 0) return v;
-  return "Deno" in globalThis ? 0 : 1;
-})();
-let spinUntil = 0;
-let spinning = false;
-
-function spin(): void {
-  if (performance.now() < spinUntil) setImmediate(spin);
-  else spinning = false;
-}
-
-/** Task traffic happened: keep polling for a while. @internal */
-export function keepPolling(): void {
-  if (busyWaitMs <= 0) return;
-  spinUntil = performance.now() + busyWaitMs;
-  if (!spinning) {
-    spinning = true;
-    setImmediate(spin);
-  }
-}
-
-/** Sets the busy wait (ms; 0 turns it off); returns the previous value. @internal */
-export function setBusyWait(ms: number): number {
-  if (typeof ms !== "number" || !(ms >= 0) || !Number.isFinite(ms)) {
-    throw new TypeError(
-      `the busy wait is a number of ms ≥ 0 (0 turns it off), got ${String(ms)}`,
-    );
-  }
-  const old = busyWaitMs;
-  busyWaitMs = ms;
-  return old;
-}
+// The busy wait lives in the node layer (every connection uses it).
+import { keepPolling, setBusyWait } from "../node/_busy_wait.ts";
+export { keepPolling, setBusyWait };
 
 /** Atoms used by the task modules. @internal */
 export const A = {

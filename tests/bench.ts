@@ -1,6 +1,7 @@
 /**
  * `npm run bench`: every noderl figure beside the BEAM's, measured in the
- * same run, with ratios. `--only NAME` runs one suite (codec).
+ * same run, with ratios. `--only NAME` runs one suite (codec, registry,
+ * transport, tasks).
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { report } from "./_bench.ts";
 import { benchCodec } from "./bench_codec.ts";
 import { benchRegistry } from "./bench_registry.ts";
 import { benchTasks } from "./bench_tasks.ts";
+import { benchTransport } from "./bench_transport.ts";
 
 const suites: Record<
   string,
@@ -17,6 +19,7 @@ const suites: Record<
 > = {
   codec: benchCodec,
   registry: benchRegistry,
+  transport: benchTransport,
   tasks: benchTasks,
 };
 
