@@ -15,7 +15,7 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { isMain } from "../node/_main.ts";
 import { describeReason, ExitError } from "../node/errors.ts";
-import { startNode } from "../node/node.ts";
+import { NODE_FLAGS, startNodeFromFlags } from "../node/_cli.ts";
 import { sendMessage, startChat } from "./chat.ts";
 
 const USAGE =
@@ -32,13 +32,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: {
-        sname: { type: "string" },
-        name: { type: "string" },
-        cookie: { type: "string" },
-        "registry-port": { type: "string" },
-        help: { type: "boolean", short: "h" },
-      },
+      options: NODE_FLAGS,
     }));
   } catch (e) {
     console.error(`${(e as Error).message}\n${USAGE}`);
@@ -48,24 +42,8 @@ export async function main(argv: string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (!values.sname === !values.name) {
-    console.error(`give exactly one of --sname or --name\n${USAGE}`);
-    return 2;
-  }
-  let node;
-  try {
-    node = await startNode({
-      sname: values.sname,
-      name: values.name,
-      cookie: values.cookie,
-      registryPort: values["registry-port"]
-        ? Number(values["registry-port"])
-        : undefined,
-    });
-  } catch (e) {
-    console.error(`cannot start the node: ${(e as Error).message}`);
-    return 1;
-  }
+  const node = await startNodeFromFlags(values, USAGE);
+  if (typeof node === "number") return node;
   await startChat(node);
   const host = node.name.slice(node.name.indexOf("@") + 1);
   const pending = new Set<Promise<void>>();

@@ -38,10 +38,12 @@ import {
 import { chardataToString, ioLibFormat } from "./io_format.ts";
 import { type MessageHandler, Process } from "./process.ts";
 import {
+  defaultRegistryPort,
   lookupNode,
   registerNode,
   type Registration,
 } from "./registry_client.ts";
+import { listen } from "./_listen.ts";
 import { Atom, ImproperList, Pid, Ref, Tuple, tuple } from "./terms.ts";
 
 /** A function a module exports: called with the decoded arguments. */
@@ -2318,29 +2320,14 @@ function describeDest(d: Destination): string {
 export async function startNode(options: NodeOptions): Promise<Node> {
   const name = nodeNameFrom(options);
   const cookie = resolveCookie(options.cookie);
-  const registryPort = options.registryPort ??
-    (Number(process.env.ERL_EPMD_PORT) || 4369);
+  const registryPort = options.registryPort ?? defaultRegistryPort();
   const registryHost = options.registryHost ?? "127.0.0.1";
   const server = createServer();
-  await new Promise<void>((resolve, reject) => {
-    server.once(
-      "error",
-      (e: Error) =>
-        reject(
-          new Error(
-            `cannot listen on ${options.address ?? "127.0.0.1"}:${
-              options.port ?? 0
-            }: ${e.message}`,
-          ),
-        ),
-    );
-    server.listen(
-      options.port ?? 0,
-      options.address ?? "127.0.0.1",
-      () => resolve(),
-    );
-  });
-  const port = (server.address() as { port: number }).port;
+  const port = await listen(
+    server,
+    options.port ?? 0,
+    options.address ?? "127.0.0.1",
+  );
   let registration: Registration;
   try {
     registration = await registerNode(name.slice(0, name.indexOf("@")), port, {

@@ -10,7 +10,7 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { startNode } from "../node/node.ts";
+import { NODE_FLAGS, startNodeFromFlags } from "../node/_cli.ts";
 import { startKVNode } from "./kv_node.ts";
 import { parseTable } from "./table.ts";
 import { isMain } from "../node/_main.ts";
@@ -33,14 +33,10 @@ export async function main(argv: string[]): Promise<number> {
     ({ values } = parseArgs({
       args: argv,
       options: {
-        sname: { type: "string" },
-        name: { type: "string" },
+        ...NODE_FLAGS,
         port: { type: "string" },
         table: { type: "string" },
-        cookie: { type: "string" },
-        "registry-port": { type: "string" },
         address: { type: "string" },
-        help: { type: "boolean", short: "h" },
       },
     }));
   } catch (e) {
@@ -71,20 +67,8 @@ export async function main(argv: string[]): Promise<number> {
     console.error((e as Error).message);
     return 2;
   }
-  let node;
-  try {
-    node = await startNode({
-      sname: values.sname,
-      name: values.name,
-      cookie: values.cookie,
-      registryPort: values["registry-port"]
-        ? Number(values["registry-port"])
-        : undefined,
-    });
-  } catch (e) {
-    console.error(`cannot start the node: ${(e as Error).message}`);
-    return 1;
-  }
+  const node = await startNodeFromFlags(values, USAGE);
+  if (typeof node === "number") return node;
   let kv;
   try {
     kv = await startKVNode(node, { table, port, address: values.address });

@@ -7,6 +7,7 @@
  */
 import { createServer, type Socket } from "node:net";
 import type { Node } from "../node/node.ts";
+import { listen } from "../node/_listen.ts";
 import { runCommand } from "./command.ts";
 
 /** Options for {@linkcode startKVServer}. */
@@ -100,25 +101,11 @@ export async function startKVServer(
       }
     });
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once(
-      "error",
-      (e: Error) =>
-        reject(
-          new Error(
-            `cannot listen on ${options.address ?? "127.0.0.1"}:${
-              options.port ?? 4040
-            }: ${e.message}`,
-          ),
-        ),
-    );
-    server.listen(
-      options.port ?? 4040,
-      options.address ?? "127.0.0.1",
-      () => resolve(),
-    );
-  });
-  const port = (server.address() as { port: number }).port;
+  const port = await listen(
+    server,
+    options.port ?? 4040,
+    options.address ?? "127.0.0.1",
+  );
   return {
     port,
     close: () =>
