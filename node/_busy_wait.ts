@@ -5,21 +5,25 @@
  * arrives rather than after the OS wakes the process (on an idle virtual
  * machine that wake-up dominates a round trip: measured here, a bare-socket
  * ping-pong takes ~70 µs idle and ~16 µs busy). Bounded: the spin stops
- * `ms` after the last traffic. Default 1 ms on Node.js; 0 (off) on Deno,
- * whose event loop polls sockets less often while immediates are pending.
- * `NODERL_BUSY_WAIT_MS` sets the default.
+ * `ms` after the last traffic. Default 1 ms; `NODERL_BUSY_WAIT_MS` sets the
+ * default, 0 turns it off. On Node.js the event loop spins (a chain of
+ * `setImmediate`); on Deno, whose event loop polls sockets less often while
+ * immediates are pending, a worker thread spins instead, and only after
+ * small exchanges (bulk transfers keep the process busy anyway).
  *
  * @module
  */
 import process from "node:process";
+import { Worker } from "node:worker_threads";
 
 let busyWaitMs = (() => {
   const raw = process.env.NODERL_BUSY_WAIT_MS ??
     process.env.NODERL_TASK_BUSY_WAIT_MS;
   const v = raw === undefined || raw === "" ? NaN : Number(raw);
   if (Number.isFinite(v) && v >= 0) return v;
-  return "Deno" in globalThis ? 0 : 1;
+  return 1;
 })();
+const isDeno = "Deno" in globalThis;
 let spinUntil = 0;
 let spinning = false;
 
@@ -28,9 +32,52 @@ function spin(): void {
   else spinning = false;
 }
 
-/** Traffic happened: keep the event loop polling for a while. @internal */
-export function keepPolling(): void {
+// Deno's event loop polls sockets less often while immediates are pending,
+// so there a worker thread spins instead, keeping the CPU awake while the
+// main thread sleeps in its poll (the wake-up is what costs). It sleeps on a
+// futex between bursts and never keeps the process alive.
+let spinner: { until: Float64Array; flag: Int32Array } | undefined;
+const SPINNER = `
+const { parentPort } = require("node:worker_threads");
+parentPort.once("message", (sab) => {
+  const until = new Float64Array(sab, 0, 1), flag = new Int32Array(sab, 8, 1);
+  for (;;) {
+    Atomics.wait(flag, 0, 0);
+    while (performance.timeOrigin + performance.now() < until[0]) {}
+    Atomics.store(flag, 0, 0);
+  }
+});`;
+
+function spinInWorker(): void {
+  if (spinner === undefined) {
+    const sab = new SharedArrayBuffer(16);
+    spinner = {
+      until: new Float64Array(sab, 0, 1),
+      flag: new Int32Array(sab, 8, 1),
+    };
+    const w = new Worker(SPINNER, { eval: true });
+    w.postMessage(sab);
+    w.unref();
+  }
+  spinner.until[0] = performance.timeOrigin + performance.now() + busyWaitMs;
+  if (Atomics.load(spinner.flag, 0) === 0) {
+    Atomics.store(spinner.flag, 0, 1);
+    Atomics.notify(spinner.flag, 0);
+  }
+}
+
+/**
+ * Traffic happened: keep the event loop polling for a while. `bytes` is how
+ * much moved: bulk transfers keep a process busy anyway, so on Deno, where
+ * spinning takes a core from the two here, only small exchanges spin.
+ * @internal
+ */
+export function keepPolling(bytes = 0): void {
   if (busyWaitMs <= 0) return;
+  if (isDeno) {
+    if (bytes <= 4096) spinInWorker();
+    return;
+  }
   spinUntil = performance.now() + busyWaitMs;
   if (!spinning) {
     spinning = true;

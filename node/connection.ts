@@ -211,8 +211,8 @@ export class Connection {
     this.scheduled = false;
     const w = this.w;
     if (!this.open || w.pos === this.flushFrom) return;
+    keepPolling(w.pos - this.flushFrom); // an answer may come back soon
     this.socket.write(w.buf.subarray(this.flushFrom, w.pos));
-    keepPolling(); // an answer may come back soon
     if (w.buf.length - w.pos < 64 * 1024) {
       // The written region now belongs to the socket; start a new slab.
       w.shrink(SLAB);
@@ -268,7 +268,7 @@ export class Connection {
 
   private onData(d: Uint8Array): void {
     this.receivedSinceTick = true;
-    keepPolling();
+    keepPolling(d.length);
     let p = 0;
     if (this.partial !== null) {
       // Complete the packet that straddles chunks, copying only its bytes.

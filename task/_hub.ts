@@ -12,9 +12,10 @@ import type { Process } from "../node/process.ts";
 import { ExitError, NoConnectionError, TimeoutError } from "../node/errors.ts";
 import { Atom, ImproperList, Pid, Ref, Tuple, tuple } from "../node/terms.ts";
 
-// The busy wait lives in the node layer (every connection uses it).
-import { keepPolling, setBusyWait } from "../node/_busy_wait.ts";
-export { keepPolling, setBusyWait };
+// The busy wait lives in the node layer: every connection keeps polling
+// after traffic, which covers task requests and replies.
+import { setBusyWait } from "../node/_busy_wait.ts";
+export { setBusyWait };
 
 /** Atoms used by the task modules. @internal */
 export const A = {
@@ -221,7 +222,6 @@ export class Hub {
 
   private handle(m: unknown): void {
     if (!(m instanceof Tuple)) return;
-    if (this.tasks.size > 0) keepPolling();
     if (m.length === 2) {
       const tag = m[0];
       if (tag instanceof Ref) {

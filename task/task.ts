@@ -434,11 +434,12 @@ function awaitMany<T>(
 }
 
 /**
- * Sets how long (ms) the event loop keeps polling after task traffic
- * instead of sleeping — the BEAM's scheduler busy wait. It trades a little
- * CPU right after tasks for latency: the next reply or request is read as
- * soon as it arrives. Default 1 ms on Node.js, 0 (off) on Deno (see the
- * `NODERL_TASK_BUSY_WAIT_MS` environment variable). Returns the previous value.
+ * Sets how long (ms) a node keeps polling after distribution traffic
+ * instead of sleeping — the BEAM's scheduler busy wait (the same setting as
+ * `setBusyWait` in `noderl/node`). It trades a little CPU right after
+ * traffic for latency: the next reply or request is read as soon as it
+ * arrives. Default 1 ms (the `NODERL_BUSY_WAIT_MS` environment variable
+ * sets it). Returns the previous value.
  *
  * @example
  * ```ts

@@ -53,7 +53,7 @@ import { ExitError } from "../node/errors.ts";
 import { formatTerm } from "../node/format.ts";
 import { currentNode } from "../node/process_api.ts";
 import { Atom, Fun, Pid, Ref, Tuple, tuple } from "../node/terms.ts";
-import { A, hubFor, keepPolling } from "./_hub.ts";
+import { A, hubFor } from "./_hub.ts";
 import {
   checkShutdown,
   type ChildCounts,
@@ -313,7 +313,6 @@ class TaskSupervisorServer {
     restart: unknown,
     shutdown: unknown,
   ): unknown {
-    keepPolling();
     const no = this.refusal();
     if (no !== undefined) return tuple(A.error, no);
     if (!Array.isArray(args)) return tuple(A.error, Atom.of("badarg"));
@@ -465,7 +464,6 @@ function ensureTaskModule(node: Node): void {
       link: unknown,
       shutdown: unknown,
     ): unknown {
-      keepPolling();
       const p = node.current();
       const server = findServer(node, sup);
       if (server === undefined) {
@@ -697,7 +695,6 @@ function startFast(
   shutdown: Shutdown,
 ): void {
   const hub = s.hub, node = hub.node, entry = s.entry;
-  keepPolling();
   hub.expectDown(entry, entry.tag, entry.tagKey);
   node.spawnRequestFrom(
     hub.process,
@@ -747,7 +744,6 @@ function startByCall(
 ): void {
   const hub = s.hub, node = hub.node, entry = s.entry, owner = s.owner;
   const display = displayOf(r.target);
-  keepPolling();
   const mfa = () =>
     tuple(
       owner.pid,
