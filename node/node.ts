@@ -360,7 +360,6 @@ export class Node extends EventEmitter {
   private refCounter = 0;
   private readonly refSalt = randomBytes(4).readUInt32BE(0);
   private stopped = false;
-  private readonly processNode = new WeakMap<Process, Node>();
 
   /** @internal Use {@linkcode startNode}. */
   constructor(
@@ -446,7 +445,7 @@ export class Node extends EventEmitter {
 
   private addProcess(p: Process): Process {
     this.processes.set(p.pid.id, p);
-    this.processNode.set(p, this);
+    p.owner = this;
     return p;
   }
 
@@ -461,16 +460,14 @@ export class Node extends EventEmitter {
 
   /** The node that owns a process (for the free functions). @internal */
   static ownerOf(p: Process): Node | undefined {
-    for (const n of runningNodes as Node[]) {
-      if (n.processNode.has(p)) return n;
-    }
-    return undefined;
+    const n = p.owner as Node | undefined;
+    return n !== undefined && !n.stopped ? n : undefined;
   }
 
   /** The calling process if it belongs to this node, else the shell. @internal */
   current(): Process {
     const p = processContext.getStore();
-    if (p !== undefined && this.processNode.has(p)) return p;
+    if (p !== undefined && p.owner === this) return p;
     return this.shell;
   }
 

@@ -68,6 +68,8 @@ export class Process {
   handler: MessageHandler | undefined;
   /** Replies to io requests we made and do not wait for (dropped on arrival). */
   ioRefs: Set<string> | undefined;
+  /** The node that runs this process (set by the node). */
+  owner: object | undefined;
   /** A label for error messages, e.g. the function's name. */
   label: string | undefined;
 
