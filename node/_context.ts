@@ -1,17 +1,104 @@
 /**
- * Which process is running: an AsyncLocalStorage that follows a process's
- * async function across awaits, and the list of running nodes (the first is
- * the default node for code outside any process). Internal.
+ * Which process is running: a context that follows a process's async
+ * function across awaits, and the list of running nodes (the first is the
+ * default node for code outside any process). Internal.
+ *
+ * Two implementations, the cheaper one for the runtime:
+ *
+ * - `AsyncLocalStorage` on Deno and on Node ≥ 24 (where it is built on
+ *   V8's continuation data and costs next to nothing). It follows awaits and
+ *   also the callbacks of timers and I/O started inside the process.
+ * - On Node 20 and 22, AsyncLocalStorage runs Node's async hooks for every
+ *   promise of the program, about a quarter of the cost of receiving a
+ *   message. There the context rides on `v8.promiseHooks` instead: a promise
+ *   remembers the process that created it, and its reactions run as that
+ *   process. It follows awaits and promise-based APIs, not plain callbacks
+ *   (wrap those with `bindProcess`).
+ *
+ * `NODERL_CONTEXT=async-local-storage` (or `promise-hooks`) picks one.
  *
  * @module
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import process from "node:process";
+import v8 from "node:v8";
 import type { Process } from "./process.ts";
 
+/** The process whose code runs, kept across awaits. */
+export interface ProcessContext {
+  /** Runs `fn` as process `p`; whatever `fn` awaits continues as `p`. */
+  run<R>(p: Process, fn: () => R): R;
+  /** The running process, if any. */
+  getStore(): Process | undefined;
+}
+
+/** The context on `v8.promiseHooks` (see the module's notes). */
+class PromiseHookContext implements ProcessContext {
+  private current: Process | undefined;
+  private installed = false;
+  private readonly saved: Array<Process | undefined> = [];
+
+  run<R>(p: Process, fn: () => R): R {
+    if (!this.installed) this.install();
+    const prev = this.current;
+    this.current = p;
+    try {
+      return fn();
+    } finally {
+      this.current = prev;
+    }
+  }
+
+  getStore(): Process | undefined {
+    return this.current;
+  }
+
+  private install(): void {
+    this.installed = true;
+    const key = Symbol("noderl process");
+    type Marked = Promise<unknown> & { [key]?: Process };
+    v8.promiseHooks.createHook({
+      init: (promise: Marked) => {
+        if (this.current !== undefined) promise[key] = this.current;
+      },
+      before: (promise: Marked) => {
+        this.saved.push(this.current);
+        this.current = promise[key];
+      },
+      after: () => {
+        this.current = this.saved.pop();
+      },
+    });
+  }
+}
+
+function choose(): ProcessContext {
+  let wanted: string | undefined;
+  try {
+    wanted = process.env.NODERL_CONTEXT;
+  } catch {
+    // No permission to read the environment (Deno): the default.
+  }
+  if (wanted === "async-local-storage") return new AsyncLocalStorage();
+  const hooks = typeof v8.promiseHooks?.createHook === "function";
+  if (wanted === "promise-hooks" && hooks) return new PromiseHookContext();
+  if (wanted !== undefined && wanted !== "promise-hooks") {
+    console.warn(
+      `noderl: NODERL_CONTEXT=${wanted} is not async-local-storage or promise-hooks; using the default`,
+    );
+  }
+  const isNode = !("Deno" in globalThis) && !("Bun" in globalThis);
+  const major = Number(process.versions?.node?.split(".")[0] ?? 0);
+  const frames = process.execArgv?.includes(
+    "--experimental-async-context-frame",
+  );
+  return isNode && hooks && major < 24 && !frames
+    ? new PromiseHookContext()
+    : new AsyncLocalStorage();
+}
+
 /** The process whose code is running, if any. */
-export const processContext: AsyncLocalStorage<Process> = new AsyncLocalStorage<
-  Process
->();
+export const processContext: ProcessContext = choose();
 
 /** Nodes started in this OS process and still running, oldest first. */
 export const runningNodes: unknown[] = [];

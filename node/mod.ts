@@ -17,6 +17,7 @@ export {
   startNode,
 } from "./node.ts";
 export {
+  bindProcess,
   currentNode,
   defaultNode,
   demonitor,

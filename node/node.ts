@@ -814,9 +814,18 @@ export class Node extends EventEmitter {
   }
 
   private deliverTo(pid: Pid, message: unknown): void {
-    const p = this.local(pid);
+    // A run of messages to one process carries the same Pid object (the
+    // connection reuses decoded control messages): skip the lookup.
+    let p: Process | undefined = this.lastTarget;
+    if (pid !== this.lastTargetPid || p === undefined || !p.alive) {
+      p = this.local(pid);
+      this.lastTargetPid = pid;
+      this.lastTarget = p;
+    }
     if (p !== undefined) this.deliverProcess(p, message);
   }
+  private lastTargetPid: Pid | undefined;
+  private lastTarget: Process | undefined;
 
   private deliverProcess(p: Process, message: unknown): void {
     if (

@@ -197,3 +197,39 @@ export function reply(from: unknown, value: unknown): void {
 export function groupLeader(): Pid {
   return here()[1].groupLeader;
 }
+
+/**
+ * Returns `fn` bound to the calling process: wherever it is called later —
+ * a timer, an event listener, another library's callback — its code runs as
+ * this process (`self()`, `send`, `receive` act for it). Awaits already keep
+ * the process; plain callbacks handed to Node do not on Node 20 and 22, so
+ * wrap them. If the process has ended, the function still runs, as a
+ * process that can no longer send or receive.
+ *
+ * @example
+ * ```ts
+ * import { startRegistry } from "./registry.ts";
+ * import { startNode } from "./node.ts";
+ * import { atom, tuple } from "./terms.ts";
+ * import { bindProcess, receive, self, send, spawn } from "./process_api.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const registry = await startRegistry({ port: 0 });
+ * const node = await startNode({ name: "bind@localhost", cookie: "c", registryPort: registry.port });
+ * const parent = self();
+ * const child = spawn(async () => {
+ *   // A timer's callback, bound: it sends as the child.
+ *   setTimeout(bindProcess(() => send(parent, tuple(atom("tick"), self()))), 10);
+ *   await receive(undefined, 1000).catch(() => {});
+ * });
+ * assert.deepEqual(await receive(undefined, 1000), tuple(atom("tick"), child));
+ * await node.stop();
+ * await registry.close();
+ * ```
+ */
+export function bindProcess<A extends unknown[], R>(
+  fn: (...args: A) => R,
+): (...args: A) => R {
+  const p = here()[1];
+  return (...args: A): R => processContext.run(p, () => fn(...args));
+}
