@@ -18,8 +18,8 @@ const EMPTY_ATOM = Atom.of("");
 const SEND_SENDER_FLAG = 0x80000n;
 
 /**
- * Whether `buf` (viewed also as `dv`) holds `bytes` at `at`; `words` are the
- * big-endian 32-bit words of `bytes`, compared four bytes at a time.
+ * Whether `buf` (viewed also as `dv`) holds `bytes` at `at`; `words` are
+ * `bytes` read as little-endian 32-bit words, compared four bytes at a time.
  */
 function sameBytes(
   dv: DataView,
@@ -30,7 +30,7 @@ function sameBytes(
 ): boolean {
   const nw = words.length;
   for (let i = 0; i < nw; i++) {
-    if (dv.getInt32(at + 4 * i) !== words[i]) return false;
+    if (dv.getInt32(at + 4 * i, true) !== words[i]) return false;
   }
   for (let i = nw * 4; i < bytes.length; i++) {
     if (buf[at + i] !== bytes[i]) return false;
@@ -38,11 +38,11 @@ function sameBytes(
   return true;
 }
 
-/** The big-endian 32-bit words of `bytes` (a trailing partial word left out). */
+/** `bytes` as little-endian 32-bit words (a trailing partial word left out). */
 function wordsOf(bytes: Uint8Array): Int32Array {
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const words = new Int32Array(bytes.length >> 2);
-  for (let i = 0; i < words.length; i++) words[i] = dv.getInt32(4 * i);
+  for (let i = 0; i < words.length; i++) words[i] = dv.getInt32(4 * i, true);
   return words;
 }
 

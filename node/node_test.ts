@@ -103,6 +103,29 @@ describe("two nodes in one OS process", () => {
         send(m[1] as Pid, atom("sup?"));
       },
       sleep: (ms: number) => new Promise((r) => setTimeout(r, ms)),
+      // Checks the burst of the 30 MB test: counts messages that are out of
+      // order or whose bytes differ from the pattern they were sent with.
+      check: async (count: number, reply: Pid) => {
+        let bad = 0, next = 0;
+        while (next < count) {
+          const [i, body] = await receive() as Tuple;
+          if (typeof body === "string") {
+            if (body !== `small ${i}`) bad++;
+            continue;
+          }
+          const b = body as Uint8Array;
+          if (i !== next || b.length !== (next * 7919) % 40_000 + 1) bad++;
+          for (let k = 0; k < b.length; k++) {
+            const want = k === 0 ? 0xff : k % 97 === 0 ? (next + k) & 0xff : 0;
+            if (b[k] !== want) {
+              bad++;
+              break;
+            }
+          }
+          next++;
+        }
+        send(reply, tuple(atom("checked"), count, bad));
+      },
     });
   });
 
@@ -137,6 +160,28 @@ describe("two nodes in one OS process", () => {
       ),
       /cannot send/,
     );
+  });
+
+  test("30 MB of mixed-size messages in one burst arrive whole and in order", async () => {
+    // Send buffers are recycled once their socket writes complete; a buffer
+    // reused too early would corrupt messages still in flight.
+    const me = self();
+    const count = 1500;
+    const sink = await alex.spawnRemote("kate@localhost", "Kate", "check", [
+      count,
+      me,
+    ]).catch(() => undefined);
+    assert.ok(sink, "Kate.check is defined");
+    for (let i = 0; i < count; i++) {
+      const size = (i * 7919) % 40_000 + 1;
+      const bytes = new Uint8Array(size);
+      for (let k = 97; k < size; k += 97) bytes[k] = (i + k) & 0xff;
+      bytes[0] = 0xff; // never UTF-8: stays a binary (not a string) on arrival
+      send(sink, tuple(i, bytes));
+      if (i % 200 === 0) send(sink, tuple(i, `small ${i}`)); // interleaved
+    }
+    const result = await receive((m) => isTuple(m, "checked"), 30_000);
+    assert.deepEqual(result, tuple(atom("checked"), count, 0));
   });
 
   test("concurrent receives in one process each get their match", async () => {
