@@ -18,21 +18,25 @@ const EMPTY_ATOM = Atom.of("");
 const SEND_SENDER_FLAG = 0x80000n;
 
 /**
- * Whether `buf` (viewed also as `dv`) holds `bytes` at `at`; `words` are
- * `bytes` read as little-endian 32-bit words, compared four bytes at a time.
+ * Whether `buf` holds `bytes` at `at`. With `dv` (a view of `buf`), four
+ * bytes at a time: `words` are `bytes` read as little-endian 32-bit words.
  */
 function sameBytes(
-  dv: DataView,
+  dv: DataView | undefined,
   buf: Uint8Array,
   at: number,
   bytes: Uint8Array,
   words: Int32Array,
 ): boolean {
-  const nw = words.length;
-  for (let i = 0; i < nw; i++) {
-    if (dv.getInt32(at + 4 * i, true) !== words[i]) return false;
+  let i = 0;
+  if (dv !== undefined) {
+    const nw = words.length;
+    for (let k = 0; k < nw; k++) {
+      if (dv.getInt32(at + 4 * k, true) !== words[k]) return false;
+    }
+    i = nw * 4;
   }
-  for (let i = nw * 4; i < bytes.length; i++) {
+  for (; i < bytes.length; i++) {
     if (buf[at + i] !== bytes[i]) return false;
   }
   return true;
@@ -40,11 +44,16 @@ function sameBytes(
 
 /** `bytes` as little-endian 32-bit words (a trailing partial word left out). */
 function wordsOf(bytes: Uint8Array): Int32Array {
-  const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const words = new Int32Array(bytes.length >> 2);
-  for (let i = 0; i < words.length; i++) words[i] = dv.getInt32(4 * i, true);
+  for (let i = 0; i < words.length; i++) {
+    const p = 4 * i;
+    words[i] = bytes[p] | bytes[p + 1] << 8 | bytes[p + 2] << 16 |
+      bytes[p + 3] << 24;
+  }
   return words;
 }
+
+const NO_WORDS = new Int32Array(0);
 
 /** Marks a packet that carries no message after its control term. */
 export const NO_MESSAGE: unique symbol = Symbol("no message");
@@ -110,7 +119,8 @@ export class Connection {
   // Receive side: unparsed bytes, kept as chunks until a packet is whole.
   private readonly reader = new TermReader(new Uint8Array(0), 0, 0);
   private lastControlBytes: Uint8Array | undefined;
-  private lastControlWords: Int32Array = new Int32Array(0);
+  /** Its words, once it has repeated (most control messages never do). */
+  private lastControlWords: Int32Array = NO_WORDS;
   private lastControl: unknown;
   // Send side: the encoded control of the last SEND, reused for the same pair.
   private sendFrom: unknown;
@@ -358,14 +368,19 @@ export class Connection {
       this.partialLen = 0;
       if (
         whole.length > 4 &&
-        !this.packet(whole, new DataView(whole.buffer), 4, whole.length)
+        !this.packet(whole, undefined, 4, whole.length)
       ) return;
       if (!this.open) return;
     }
     const end = d.length;
-    const dv = new DataView(d.buffer, d.byteOffset, d.byteLength);
+    // A DataView for chunks big enough to be off-heap already: on a small
+    // one, reaching its .buffer would first move it off the V8 heap.
+    const dv = end >= 4096
+      ? new DataView(d.buffer, d.byteOffset, d.byteLength)
+      : undefined;
     while (end - p >= 4) {
-      const len = dv.getUint32(p);
+      const len = (d[p] << 24 | d[p + 1] << 16 | d[p + 2] << 8 | d[p + 3]) >>>
+        0;
       if (len > this.limits.maxPacketSize) {
         this.tooBig(len);
         return;
@@ -427,7 +442,7 @@ export class Connection {
 
   private packet(
     buf: Uint8Array,
-    dv: DataView,
+    dv: DataView | undefined,
     start: number,
     end: number,
   ): boolean {
@@ -455,12 +470,15 @@ export class Connection {
       ) {
         control = this.lastControl;
         r.pos += cached.length;
+        if (this.lastControlWords === NO_WORDS) {
+          this.lastControlWords = wordsOf(cached);
+        }
       } else {
         const at = r.pos;
         control = r.readVersioned();
         if (r.pos - at <= 256) {
           this.lastControlBytes = buf.slice(at, r.pos);
-          this.lastControlWords = wordsOf(this.lastControlBytes);
+          this.lastControlWords = NO_WORDS;
           this.lastControl = control;
         }
       }
