@@ -72,6 +72,15 @@ class PromiseHookContext implements ProcessContext {
   }
 }
 
+/** NODE_OPTIONS, where flags may be passed too. */
+function wantedOptions(): string | undefined {
+  try {
+    return process.env.NODE_OPTIONS;
+  } catch {
+    return undefined;
+  }
+}
+
 function choose(): ProcessContext {
   let wanted: string | undefined;
   try {
@@ -89,9 +98,9 @@ function choose(): ProcessContext {
   }
   const isNode = !("Deno" in globalThis) && !("Bun" in globalThis);
   const major = Number(process.versions?.node?.split(".")[0] ?? 0);
-  const frames = process.execArgv?.includes(
-    "--experimental-async-context-frame",
-  );
+  const flag = "--experimental-async-context-frame";
+  const frames = process.execArgv?.includes(flag) ||
+    (wantedOptions() ?? "").includes(flag);
   return isNode && hooks && major < 24 && !frames
     ? new PromiseHookContext()
     : new AsyncLocalStorage();
