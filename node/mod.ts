@@ -18,6 +18,7 @@ export {
 } from "./node.ts";
 export {
   bindProcess,
+  cancelTimer,
   currentNode,
   defaultNode,
   demonitor,
@@ -29,11 +30,14 @@ export {
   makeRef,
   monitor,
   puts,
+  readTimer,
   receive,
   register,
   reply,
   self,
   send,
+  sendAfter,
+  sleep,
   spawn,
   spawnLink,
   spawnMonitor,

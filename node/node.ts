@@ -813,6 +813,79 @@ export class Node extends EventEmitter {
     );
   }
 
+  /**
+   * Erlang's `erlang:send_after/3`: sends `message` to `dest` in `ms`
+   * milliseconds, from `from` (or the shell, if `from` has ended by then).
+   * Returns the timer's reference, for {@linkcode Node.cancelTimer}.
+   * @internal
+   */
+  sendAfterFrom(
+    from: Process,
+    dest: Destination,
+    message: unknown,
+    ms: number,
+  ): Ref {
+    if (typeof ms !== "number" || !(ms >= 0) || ms > 0x7fffffff) {
+      throw new RangeError(
+        `sendAfter: the delay must be a number of milliseconds from 0 to 2147483647, got ${
+          String(ms)
+        }`,
+      );
+    }
+    if (!isDestination(dest)) {
+      throw new TypeError(
+        `sendAfter: cannot send to ${
+          String(dest)
+        }: a destination is a Pid, a registered name, [name, node] or an alias Ref`,
+      );
+    }
+    const ref = this.makeRef();
+    const timer = setTimeout(() => {
+      this.timers.delete(ref.key);
+      if (this.stopped) return;
+      try {
+        this.sendFrom(from.alive ? from : this.shell, dest, message);
+      } catch (e) {
+        this.log(
+          `sendAfter to ${describeDest(dest)} dropped its message: ${
+            (e as Error).message
+          }`,
+        );
+      }
+    }, ms);
+    this.timers.set(ref.key, { timer, due: performance.now() + ms });
+    return ref;
+  }
+
+  /**
+   * Cancels a timer made by `sendAfter` (`erlang:cancel_timer/1`): returns
+   * the milliseconds it had left, or `false` if it had already fired, was
+   * cancelled, or is unknown.
+   */
+  cancelTimer(ref: Ref): number | false {
+    const t = this.timers.get(ref.key);
+    if (t === undefined) return false;
+    clearTimeout(t.timer);
+    this.timers.delete(ref.key);
+    return Math.max(0, Math.round(t.due - performance.now()));
+  }
+
+  /**
+   * The milliseconds left on a `sendAfter` timer (`erlang:read_timer/1`), or
+   * `false` if it is no longer pending.
+   */
+  readTimer(ref: Ref): number | false {
+    const t = this.timers.get(ref.key);
+    return t === undefined
+      ? false
+      : Math.max(0, Math.round(t.due - performance.now()));
+  }
+
+  private readonly timers = new Map<
+    string,
+    { timer: ReturnType<typeof setTimeout>; due: number }
+  >();
+
   private deliverTo(pid: Pid, message: unknown): void {
     // A run of messages to one process carries the same Pid object (the
     // connection reuses decoded control messages): skip the lookup.
@@ -2280,6 +2353,8 @@ export class Node extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.tickTimer);
+    for (const t of this.timers.values()) clearTimeout(t.timer);
+    this.timers.clear();
     const i = runningNodes.indexOf(this);
     if (i >= 0) runningNodes.splice(i, 1);
     // Connections first: to peers this node is simply gone (noconnection).
@@ -2306,6 +2381,11 @@ export class Node extends EventEmitter {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.registration.close();
   }
+}
+
+function isDestination(d: unknown): d is Destination {
+  return d instanceof Pid || d instanceof Ref || typeof d === "string" ||
+    d instanceof Atom || (Array.isArray(d) && d.length === 2);
 }
 
 function describeDest(d: Destination): string {

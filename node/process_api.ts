@@ -233,3 +233,69 @@ export function bindProcess<A extends unknown[], R>(
   const p = here()[1];
   return (...args: A): R => processContext.run(p, () => fn(...args));
 }
+
+/**
+ * Sends `message` to `dest` after `ms` milliseconds, as Elixir's
+ * `Process.send_after/3`: from the calling process (or the shell, if that
+ * has ended by then). Returns the timer's reference for
+ * {@linkcode cancelTimer} and {@linkcode readTimer}. Unlike a plain
+ * `setTimeout`, it needs no `bindProcess`. Timers end with their node.
+ *
+ * @example
+ * ```ts
+ * import { startRegistry } from "./registry.ts";
+ * import { startNode } from "./node.ts";
+ * import { atom } from "./terms.ts";
+ * import { cancelTimer, receive, self, sendAfter } from "./process_api.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const registry = await startRegistry({ port: 0 });
+ * const node = await startNode({ name: "timer@localhost", cookie: "c", registryPort: registry.port });
+ * sendAfter(self(), atom("tick"), 10);
+ * assert.equal(await receive(undefined, 1000), atom("tick"));
+ * const ref = sendAfter(self(), atom("never"), 60_000);
+ * assert.ok((cancelTimer(ref) as number) > 59_000); // the milliseconds it had left
+ * assert.equal(cancelTimer(ref), false); // no longer pending
+ * await node.stop();
+ * await registry.close();
+ * ```
+ */
+export function sendAfter(
+  dest: Destination,
+  message: unknown,
+  ms: number,
+): Ref {
+  const [n, p] = here();
+  return n.sendAfterFrom(p, dest, message, ms);
+}
+
+/**
+ * Cancels a `sendAfter` timer: the milliseconds it had left, or `false` if
+ * it already fired or was cancelled (Erlang's `cancel_timer/1`).
+ */
+export function cancelTimer(ref: Ref): number | false {
+  return here()[0].cancelTimer(ref);
+}
+
+/** The milliseconds left on a `sendAfter` timer, or `false` (Erlang's `read_timer/1`). */
+export function readTimer(ref: Ref): number | false {
+  return here()[0].readTimer(ref);
+}
+
+/**
+ * Waits `ms` milliseconds (Elixir's `Process.sleep/1`); `Infinity` waits
+ * forever. The calling process stays itself after it, as after any await.
+ */
+export function sleep(ms: number): Promise<void> {
+  if (typeof ms !== "number" || !(ms >= 0)) {
+    return Promise.reject(
+      new RangeError(
+        `sleep: the time must be a number of milliseconds ≥ 0 or Infinity, got ${
+          String(ms)
+        }`,
+      ),
+    );
+  }
+  if (ms === Infinity) return new Promise<void>(() => {});
+  return new Promise<void>((resolve) => setTimeout(resolve, ms));
+}

@@ -1,5 +1,6 @@
 // Which process is running: the context must follow each process across its
-// awaits, never leak into another process or into code outside processes.
+// awaits, never leak into another process or into code outside processes;
+// and the timers of process_api (sendAfter, cancelTimer, readTimer, sleep).
 // The file runs once with the runtime's default context and once more, in a
 // child, with the other one (NODERL_CONTEXT).
 import { after, before, test } from "node:test";
@@ -9,7 +10,18 @@ import { fileURLToPath } from "node:url";
 import process from "node:process";
 import { startRegistry } from "./registry.ts";
 import { type Node, startNode } from "./node.ts";
-import { bindProcess, receive, self, send, spawn } from "./process_api.ts";
+import {
+  bindProcess,
+  cancelTimer,
+  readTimer,
+  receive,
+  register,
+  self,
+  send,
+  sendAfter,
+  sleep,
+  spawn,
+} from "./process_api.ts";
 import { atom, type Pid, Tuple, tuple } from "./terms.ts";
 
 let registry: Awaited<ReturnType<typeof startRegistry>>;
@@ -28,8 +40,6 @@ after(async () => {
   await node.stop();
   await registry.close();
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 test("each process stays itself across interleaved awaits", async () => {
   const top = self();
@@ -125,6 +135,80 @@ test("bindProcess runs a plain callback as the process that bound it", async () 
   assert.equal(await new Promise((r) => setTimeout(() => r(f()), 1)), top);
 });
 
+test("sendAfter delivers after the delay, to pids, names and [name, node]", async () => {
+  const other = await startNode({
+    name: "ctx_timer@localhost",
+    cookie: "c",
+    registryPort: registry.port,
+  });
+  try {
+    const top = self();
+    const t0 = performance.now();
+    sendAfter(top, atom("pid"), 30);
+    assert.equal(await receive((m) => m === atom("pid"), 5000), atom("pid"));
+    assert.ok(performance.now() - t0 >= 29, "not before the delay");
+    // A name is looked up when the timer fires, not when it is set.
+    sendAfter("late_name", atom("named"), 20);
+    const named = spawn(async () => {
+      send(top, await receive(undefined, 5000));
+    });
+    register("late_name", named);
+    assert.equal(
+      await receive((m) => m === atom("named"), 5000),
+      atom("named"),
+    );
+    // To a registered name on another node, from inside a process.
+    const remote = other.spawn(async () => {
+      send(top, tuple(atom("remote got"), await receive(undefined, 5000)));
+    });
+    other.register("timer_sink", remote);
+    spawn(() => {
+      sendAfter(["timer_sink", "ctx_timer@localhost"], atom("hop"), 10);
+    });
+    assert.deepEqual(
+      await receive((m) => m instanceof Tuple, 5000),
+      tuple(atom("remote got"), atom("hop")),
+    );
+  } finally {
+    await other.stop();
+  }
+});
+
+test("cancelTimer and readTimer: time left, then false; a cancelled timer never fires", async () => {
+  const ref = sendAfter(self(), atom("cancelled"), 200);
+  const left = readTimer(ref) as number;
+  assert.ok(left > 150 && left <= 200, `read ${left}`);
+  assert.ok((cancelTimer(ref) as number) > 150);
+  assert.equal(cancelTimer(ref), false);
+  assert.equal(readTimer(ref), false);
+  const fired = sendAfter(self(), atom("fired"), 1);
+  await receive((m) => m === atom("fired"), 1000);
+  assert.equal(cancelTimer(fired), false);
+  await assert.rejects(
+    receive((m) => m === atom("cancelled"), 300),
+    /timed out/,
+  );
+});
+
+test("sendAfter and sleep refuse bad arguments with clear errors", async () => {
+  assert.throws(() => sendAfter(self(), 1, -5), /from 0 to 2147483647/);
+  assert.throws(() => sendAfter(self(), 1, NaN), /milliseconds/);
+  assert.throws(() => sendAfter(42 as never, 1, 5), /a destination is/);
+  await assert.rejects(sleep(-1), /≥ 0/);
+});
+
+test("sleep keeps the process itself", async () => {
+  const top = self();
+  const pid = spawn(async () => {
+    await sleep(15);
+    send(top, tuple(atom("slept"), self()));
+  });
+  assert.deepEqual(
+    await receive((m) => m instanceof Tuple, 5000),
+    tuple(atom("slept"), pid),
+  );
+});
+
 const isDeno = "Deno" in globalThis;
 test("the same checks pass with the other context mechanism", {
   skip: process.env.NODERL_CONTEXT_CHILD ? "this is that run" : false,
@@ -151,5 +235,5 @@ test("the same checks pass with the other context mechanism", {
   child.stderr!.on("data", (d) => (out += d));
   const code = await new Promise((r) => child.on("exit", r));
   assert.equal(code, 0, `with NODERL_CONTEXT=${other}:\n${out}`);
-  assert.match(out, isDeno ? /5 passed/ : /# pass 5/, out);
+  assert.match(out, isDeno ? /9 passed/ : /# pass 9/, out);
 });
