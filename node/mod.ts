@@ -26,6 +26,7 @@ export {
   flush,
   genCall,
   groupLeader,
+  isAlive,
   link,
   makeRef,
   monitor,
@@ -33,6 +34,7 @@ export {
   readTimer,
   receive,
   register,
+  registered,
   reply,
   self,
   send,
@@ -43,6 +45,7 @@ export {
   spawnMonitor,
   trapExit,
   unlink,
+  unregister,
   whereis,
 } from "./process_api.ts";
 export {

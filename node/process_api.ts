@@ -172,6 +172,31 @@ export function whereis(name: string | Atom): Pid | undefined {
   return here()[0].whereis(name);
 }
 
+/** Removes a registered name on the calling node; whether it was registered. */
+export function unregister(name: string | Atom): boolean {
+  return here()[0].unregister(name);
+}
+
+/** The names registered on the calling node (Elixir's `Process.registered/0`). */
+export function registered(): string[] {
+  return here()[0].registered();
+}
+
+/**
+ * Whether a process of the calling node is alive (Elixir's
+ * `Process.alive?/1`). As on the BEAM it takes local pids only: to learn
+ * when a remote process ends, `monitor` it.
+ */
+export function isAlive(pid: Pid): boolean {
+  const n = here()[0];
+  if (pid.node !== n.name) {
+    throw new TypeError(
+      `isAlive takes a pid of this node (${n.name}), got one of ${pid.node}: monitor a remote process to learn when it ends`,
+    );
+  }
+  return n.isAlive(pid);
+}
+
 /** A new unique reference. */
 export function makeRef(): Ref {
   return here()[0].makeRef();

@@ -13,16 +13,19 @@ import { type Node, startNode } from "./node.ts";
 import {
   bindProcess,
   cancelTimer,
+  isAlive,
   readTimer,
   receive,
   register,
+  registered,
   self,
   send,
   sendAfter,
   sleep,
   spawn,
+  unregister,
 } from "./process_api.ts";
-import { atom, type Pid, Tuple, tuple } from "./terms.ts";
+import { atom, Pid, Tuple, tuple } from "./terms.ts";
 
 let registry: Awaited<ReturnType<typeof startRegistry>>;
 let node: Node;
@@ -209,6 +212,21 @@ test("sleep keeps the process itself", async () => {
   );
 });
 
+test("isAlive, registered and unregister through the free functions", async () => {
+  const pid = spawn(() => receive((m) => m === atom("stop"), 5000));
+  register("ctx_named", pid);
+  assert.ok(registered().includes("ctx_named"));
+  assert.equal(isAlive(pid), true);
+  assert.equal(unregister("ctx_named"), true);
+  assert.equal(unregister("ctx_named"), false);
+  assert.ok(!registered().includes("ctx_named"));
+  send(pid, atom("stop"));
+  await sleep(10);
+  assert.equal(isAlive(pid), false);
+  const remote = new Pid("elsewhere@localhost", 1, 0, 1);
+  assert.throws(() => isAlive(remote), /monitor a remote process/);
+});
+
 const isDeno = "Deno" in globalThis;
 test("the same checks pass with the other context mechanism", {
   skip: process.env.NODERL_CONTEXT_CHILD ? "this is that run" : false,
@@ -235,5 +253,5 @@ test("the same checks pass with the other context mechanism", {
   child.stderr!.on("data", (d) => (out += d));
   const code = await new Promise((r) => child.on("exit", r));
   assert.equal(code, 0, `with NODERL_CONTEXT=${other}:\n${out}`);
-  assert.match(out, isDeno ? /9 passed/ : /# pass 9/, out);
+  assert.match(out, isDeno ? /10 passed/ : /# pass 10/, out);
 });
