@@ -190,6 +190,24 @@ test("binaries: UTF-8 to strings, other bytes to Uint8Array, bitstrings", () => 
   assert.equal(decode(encode(bom)), bom);
   const longText = "ab✓".repeat(10000);
   assert.equal(decode(encode(longText)), longText);
+  // Each length around the short-text cut (24 bytes) and the ASCII fast path,
+  // read from a binary in the middle of a bigger buffer.
+  for (const n of [23, 24, 25, 26, 100, 1024, 70_000]) {
+    const ascii = "x0~ ".repeat(n).slice(0, n);
+    const framed = encode(["pre", ascii, "post"]);
+    const wide = new Uint8Array(framed.length + 9);
+    wide.set(framed, 5);
+    assert.deepEqual(decode(wide.subarray(5, 5 + framed.length)), [
+      "pre",
+      ascii,
+      "post",
+    ]);
+    const latin = `é${ascii}`; // not ASCII: the UTF-8 path
+    assert.equal(decode(encode(latin)), latin);
+    const notText = new Uint8Array(n).fill(0x41);
+    notText[n - 1] = 0x80; // a stray continuation byte at the end
+    assert.deepEqual(decode(encode(notText)), notText);
+  }
   const raw = b(0xff, 0, 1, 2);
   assert.deepEqual(decode(encode(raw)), raw);
   // Overlong and surrogate encodings are not UTF-8.

@@ -41,6 +41,15 @@ const fromCharCode = String.fromCharCode;
 const validUtf8: (b: Uint8Array) => boolean =
   (nodeBuffer as { isUtf8?: (b: Uint8Array) => boolean }).isUtf8 ?? isUtf8;
 
+// ASCII text, the common case, becomes a one-byte string by a copy: the
+// runtime's native ASCII check and Latin-1 slice (Node and Deno both have
+// them; elsewhere TextDecoder does it all).
+const isAsciiNative = (nodeBuffer as { isAscii?: (b: Uint8Array) => boolean })
+  .isAscii;
+const latin1Slice = (nodeBuffer.Buffer?.prototype as unknown as {
+  latin1Slice?: (this: Uint8Array, start: number, end: number) => string;
+} | undefined)?.latin1Slice;
+
 // Up to this many bytes, text is built in JS; beyond, TextDecoder is faster.
 const SHORT_TEXT = 24;
 
@@ -578,6 +587,12 @@ export class TermReader {
       if (or < 0x80) return n === 0 ? "" : asciiText(b, p, n);
     }
     const sub = b.subarray(p, p + n);
+    if (
+      isAsciiNative !== undefined && latin1Slice !== undefined &&
+      isAsciiNative(sub)
+    ) {
+      return latin1Slice.call(b, p, p + n);
+    }
     if (validUtf8(sub)) return utf8Lenient.decode(sub);
     // An exact copy: decoded data is often kept, and a view into a shared
     // slab would keep the whole slab alive.
