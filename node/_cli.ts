@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { isPort } from "./_epmd.ts";
 import { type Node, startNode } from "./node.ts";
 
 /** `parseArgs` options for `--sname | --name`, `--cookie`, `--registry-port`, `--help`. */
@@ -39,10 +40,7 @@ export async function startNodeFromFlags(
   let registryPort: number | undefined;
   if (values["registry-port"] !== undefined) {
     registryPort = Number(values["registry-port"]);
-    if (
-      !Number.isInteger(registryPort) || registryPort < 1 ||
-      registryPort > 65535
-    ) {
+    if (!isPort(registryPort, 1)) {
       console.error(
         `--registry-port must be a TCP port number, got ${
           values["registry-port"]

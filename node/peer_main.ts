@@ -20,6 +20,7 @@ import { isAbsolute, resolve } from "node:path";
 import process from "node:process";
 import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
+import { isPort } from "./_epmd.ts";
 import { type Node, startNode } from "./node.ts";
 
 /** The line a peer prints once it is ready: `noderl peer ready NAME PORT`. */
@@ -94,10 +95,7 @@ async function main(args: string[]): Promise<number> {
   let registryPort: number | undefined;
   if (values["registry-port"] !== undefined) {
     registryPort = Number(values["registry-port"]);
-    if (
-      !Number.isInteger(registryPort) || registryPort < 1 ||
-      registryPort > 65535
-    ) {
+    if (!isPort(registryPort, 1)) {
       console.error(
         `noderl peer: --registry-port must be a port number, got ${
           values["registry-port"]

@@ -50,6 +50,18 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { isMain } from "./_main.ts";
 import {
+  ALIVE2_REQ,
+  ALIVE2_RESP,
+  ALIVE2_X_RESP,
+  DUMP_REQ,
+  isPort,
+  KILL_REQ,
+  NAMES_REQ,
+  PORT2_RESP,
+  PORT_PLEASE2_REQ,
+  STOP_REQ,
+} from "./_epmd.ts";
+import {
   clearInterval,
   clearTimeout,
   setInterval,
@@ -122,16 +134,6 @@ export interface Registry {
   /** Resolves when the daemon has stopped: by `close()` or a KILL request. */
   readonly closed: Promise<void>;
 }
-
-const ALIVE2_REQ = 120;
-const ALIVE2_X_RESP = 118;
-const ALIVE2_RESP = 121;
-const PORT_PLEASE2_REQ = 122;
-const PORT2_RESP = 119;
-const NAMES_REQ = 110;
-const DUMP_REQ = 100;
-const KILL_REQ = 107;
-const STOP_REQ = 115;
 
 /** Longest node name in bytes: 255 characters of up to 4 UTF-8 bytes. */
 const MAX_SYMLEN = 255 * 4;
@@ -726,7 +728,7 @@ export function startRegistry(
     return Promise.reject(e);
   }
   const address = options.address ?? "127.0.0.1";
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  if (!isPort(port, 0)) {
     return Promise.reject(
       new RegistryError(
         `registry port must be an integer from 0 to 65535, got ${port}`,
@@ -836,7 +838,7 @@ export async function main(args: string[]): Promise<number> {
     return 2;
   }
   if (
-    !Number.isInteger(port) || port < 0 || port > 65535 || values.port === ""
+    !isPort(port, 0) || values.port === ""
   ) {
     console.error(
       `noderl-registry: --port must be a port number from 0 to 65535, got "${values.port}"`,

@@ -23,6 +23,15 @@
  */
 import { connect, type Socket } from "node:net";
 import process from "node:process";
+import {
+  ALIVE2_REQ,
+  ALIVE2_RESP,
+  ALIVE2_X_RESP,
+  isPort,
+  NAMES_REQ,
+  PORT2_RESP,
+  PORT_PLEASE2_REQ,
+} from "./_epmd.ts";
 
 /** Where the registry is and how long to wait for it. */
 export interface RegistryClientOptions {
@@ -88,12 +97,6 @@ export class RegistryError extends Error {
   }
 }
 
-const ALIVE2_REQ = 120;
-const ALIVE2_X_RESP = 118;
-const ALIVE2_RESP = 121;
-const PORT_PLEASE2_REQ = 122;
-const PORT2_RESP = 119;
-const NAMES_REQ = 110;
 /** Largest names reply read (1,000 names take about 30 KB). */
 const MAX_NAMES_REPLY = 64 * 1024 * 1024;
 /** Largest PORT2_RESP: 12 + a 1,020-byte name + 2 + 1,020 bytes of extra. */
@@ -118,7 +121,7 @@ export function defaultRegistryPort(): number {
   const raw = process.env.ERL_EPMD_PORT;
   if (raw === undefined || raw === "") return 4369;
   const port = Number(raw);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  if (!isPort(port, 1)) {
     throw new RegistryError(
       `ERL_EPMD_PORT must be a port number from 1 to 65535, got "${raw}": fix or unset it`,
     );
@@ -136,7 +139,7 @@ interface Resolved {
 function resolve(options: RegistryClientOptions | undefined): Resolved {
   const host = options?.host ?? "127.0.0.1";
   const port = options?.port ?? defaultRegistryPort();
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  if (!isPort(port, 1)) {
     throw new RegistryError(
       `registry port must be an integer from 1 to 65535, got ${port}`,
     );
@@ -304,7 +307,7 @@ export function registerNode(
   try {
     r = resolve(options);
     nb = nameBytes(name, "registerNode");
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    if (!isPort(port, 1)) {
       throw new RegistryError(
         `registerNode: the distribution port must be an integer from 1 to 65535, got ${port}`,
       );

@@ -11,6 +11,7 @@
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { NODE_FLAGS, startNodeFromFlags } from "../node/_cli.ts";
+import { isPort } from "../node/_epmd.ts";
 import { startKVNode } from "./kv_node.ts";
 import { parseTable } from "./table.ts";
 import { isMain } from "../node/_main.ts";
@@ -48,7 +49,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   const port = Number(values.port);
-  if (!values.port || !Number.isInteger(port) || port < 0 || port > 65535) {
+  if (!values.port || !isPort(port, 0)) {
     console.error(
       `--port must be a TCP port number, got ${
         values.port ?? "nothing"
