@@ -85,6 +85,38 @@ export class RemoteError extends Error {
   }
 }
 
+/**
+ * A name is already taken: a registered name on a node, a global name, or a
+ * supervisor's or server's name. Erlang says `{error, {already_started,
+ * Pid}}` or raises `badarg`; noderl throws this, naming the holder.
+ *
+ * @example
+ * ```ts
+ * import { NameTakenError } from "./errors.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const e = new NameTakenError("kv", "<0.42.0>");
+ * assert.equal(e.takenName, "kv");
+ * assert.match(e.message, /kv.*taken by <0.42.0>/);
+ * ```
+ */
+export class NameTakenError extends Error {
+  /** The name that is taken. */
+  readonly takenName: string;
+  /** Who holds it (a pid, as text), when known. */
+  readonly holder: string | undefined;
+  constructor(name: string, holder?: string, context?: string) {
+    super(
+      `${context ? `${context}: ` : ""}the name ${name} is taken${
+        holder ? ` by ${holder}` : ""
+      }: unregister it first or choose another name`,
+    );
+    this.name = "NameTakenError";
+    this.takenName = name;
+    this.holder = holder;
+  }
+}
+
 /** The handshake with a peer failed (wrong cookie, refused, …). */
 export class HandshakeError extends Error {
   /** The peer's node name (or its address, when the name is not known). */

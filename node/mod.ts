@@ -52,6 +52,7 @@ export {
   describeReason,
   ExitError,
   HandshakeError,
+  NameTakenError,
   NoConnectionError,
   RemoteError,
   TimeoutError,

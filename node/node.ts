@@ -24,6 +24,7 @@ import { Connection, NO_MESSAGE } from "./connection.ts";
 import {
   ExitError,
   HandshakeError,
+  NameTakenError,
   NoConnectionError,
   RemoteError,
   TimeoutError,
@@ -44,6 +45,10 @@ import {
   type Registration,
 } from "./registry_client.ts";
 import { listen } from "./_listen.ts";
+import { A, isTuple } from "./_atoms.ts";
+import { describeDest, type Destination, isDestination } from "./_dest.ts";
+
+export type { Destination };
 import { Atom, ImproperList, Pid, Ref, Tuple, tuple } from "./terms.ts";
 
 /** A function a module exports: called with the decoded arguments. */
@@ -94,58 +99,6 @@ export interface SpawnOptions {
   /** Monitor the new process from the caller. */
   monitor?: boolean;
 }
-
-const A = {
-  normal: Atom.of("normal"),
-  kill: Atom.of("kill"),
-  killed: Atom.of("killed"),
-  noproc: Atom.of("noproc"),
-  noconnection: Atom.of("noconnection"),
-  EXIT: Atom.of("EXIT"),
-  DOWN: Atom.of("DOWN"),
-  process: Atom.of("process"),
-  empty: Atom.of(""),
-  link: Atom.of("link"),
-  monitor: Atom.of("monitor"),
-  io_request: Atom.of("io_request"),
-  io_reply: Atom.of("io_reply"),
-  put_chars: Atom.of("put_chars"),
-  unicode: Atom.of("unicode"),
-  latin1: Atom.of("latin1"),
-  requests: Atom.of("requests"),
-  error: Atom.of("error"),
-  request: Atom.of("request"),
-  ok: Atom.of("ok"),
-  alias: Atom.of("alias"),
-  gen_call: Atom.of("$gen_call"),
-  gen_cast: Atom.of("$gen_cast"),
-  is_auth: Atom.of("is_auth"),
-  yes: Atom.of("yes"),
-  features_request: Atom.of("features_request"),
-  features_reply: Atom.of("features_reply"),
-  erpc: Atom.of("erpc"),
-  return: Atom.of("return"),
-  throw: Atom.of("throw"),
-  exit: Atom.of("exit"),
-  undef: Atom.of("undef"),
-  nodedown: Atom.of("nodedown"),
-  nodeup: Atom.of("nodeup"),
-  call: Atom.of("call"),
-  cast: Atom.of("cast"),
-  badrpc: Atom.of("badrpc"),
-  shutdown: Atom.of("shutdown"),
-  io_lib: Atom.of("io_lib"),
-  format: Atom.of("format"),
-  exception: Atom.of("exception"),
-  file: Atom.of("file"),
-  line: Atom.of("line"),
-  js: Atom.of("js"),
-  __struct__: Atom.of("__struct__"),
-  __exception__: Atom.of("__exception__"),
-  message: Atom.of("message"),
-  RuntimeError: Atom.of("Elixir.RuntimeError"),
-  timeout: Atom.of("timeout"),
-} as const;
 
 const NAME_PART = /^[A-Za-z0-9_\-]+$/;
 const HOST_PART = /^[A-Za-z0-9_\-.]+$/;
@@ -266,20 +219,6 @@ function jsStack(err: Error): unknown[] {
   }
   return out;
 }
-
-function isTuple(m: unknown, tag: Atom, size?: number): m is Tuple {
-  return m instanceof Tuple && m[0] === tag &&
-    (size === undefined || m.length === size);
-}
-
-/** Where a message can be sent. */
-export type Destination =
-  | Pid
-  | Ref
-  | string
-  | Atom
-  | readonly [string | Atom, string | Atom]
-  | Tuple;
 
 /** Events a node emits. */
 export interface NodeEvents {
@@ -607,9 +546,7 @@ export class Node extends EventEmitter {
     }
     const holder = this.names.get(n);
     if (holder && holder.alive) {
-      throw new Error(
-        `cannot register ${n}: the name is taken by ${holder.pid}`,
-      );
+      throw new NameTakenError(n, String(holder.pid), "register");
     }
     if (p.registeredName !== undefined) {
       throw new Error(
@@ -2381,16 +2318,6 @@ export class Node extends EventEmitter {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.registration.close();
   }
-}
-
-function isDestination(d: unknown): d is Destination {
-  return d instanceof Pid || d instanceof Ref || typeof d === "string" ||
-    d instanceof Atom || (Array.isArray(d) && d.length === 2);
-}
-
-function describeDest(d: Destination): string {
-  if (Array.isArray(d)) return `{${String(d[0])}, ${String(d[1])}}`;
-  return String(d);
 }
 
 /**
