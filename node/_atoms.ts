@@ -21,6 +21,7 @@ export const A = {
   badrpc: Atom.of("badrpc"),
   brutal_kill: Atom.of("brutal_kill"),
   call: Atom.of("call"),
+  calling_self: Atom.of("calling_self"),
   cast: Atom.of("cast"),
   count_children: Atom.of("count_children"),
   delete_child: Atom.of("delete_child"),

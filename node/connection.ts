@@ -3,6 +3,14 @@
  * `[len:32]['p'][131 control][131 message]`, zero-length ticks, writes
  * coalesced per event-loop turn. Internal.
  *
+ * Every control message noderl sends is built here, by one method per wire
+ * operation (`send`, `regSend`, `aliasSend`, `link`, `unlink`,
+ * `unlinkIdAck`, `exit`, `exit2`, `monitor`, `demonitor`, `monitorExit`,
+ * `spawnRequest`, `spawnReply`), which also picks the variant the peer's
+ * flags allow (SEND_SENDER or SEND, PAYLOAD_EXIT or EXIT, UNLINK_ID or
+ * UNLINK). Incoming packets go to the handler decoded, as
+ * `(control tuple, message)`.
+ *
  * @module
  */
 import type { Socket } from "node:net";
@@ -10,12 +18,10 @@ import { TermReader } from "./decode.ts";
 import { TermWriter } from "./encode.ts";
 import { TermDecodeError } from "./term_errors.ts";
 import { keepPolling } from "./_busy_wait.ts";
-import { Atom, type Pid, Tuple, tuple } from "./terms.ts";
+import { DFLAG, OP } from "./_dist.ts";
+import { Atom, type Pid, type Ref, Tuple, tuple } from "./terms.ts";
 
-const OP_SEND = 2;
-const OP_SEND_SENDER = 22;
 const EMPTY_ATOM = Atom.of("");
-const SEND_SENDER_FLAG = 0x80000n;
 
 /**
  * Whether `buf` holds `bytes` at `at`. With `dv` (a view of `buf`), four
@@ -94,6 +100,10 @@ export class Connection {
   /** The peer's creation. */
   readonly creation: number;
   private readonly senderFlag: boolean;
+  /** The peer takes exit reasons as payloads (PAYLOAD_EXIT & co.). */
+  private readonly exitPayload: boolean;
+  /** The peer speaks the UNLINK_ID protocol. */
+  private readonly unlinkId: boolean;
   /** Whether the connection is open. */
   open = true;
   /** Set once close() was called: nothing more is sent. */
@@ -148,7 +158,9 @@ export class Connection {
     this.creation = creation;
     this.handler = handler;
     this.limits = limits;
-    this.senderFlag = (flags & SEND_SENDER_FLAG) !== 0n;
+    this.senderFlag = (flags & DFLAG.SEND_SENDER) !== 0n;
+    this.exitPayload = (flags & DFLAG.EXIT_PAYLOAD) !== 0n;
+    this.unlinkId = (flags & DFLAG.UNLINK_ID) !== 0n;
     this.closed = new Promise((r) => (this.markClosed = r));
     socket.setNoDelay(true);
     socket.on("data", (d: Uint8Array) => this.onData(d));
@@ -167,7 +179,7 @@ export class Connection {
    * Queues a packet: the control tuple's elements, and a message unless it
    * is NO_MESSAGE. Encoding errors throw before anything is queued.
    */
-  send(control: readonly unknown[], message: unknown): void {
+  private writePacket(control: readonly unknown[], message: unknown): void {
     if (!this.open || this.closing) return;
     const w = this.w;
     if (w.buf.length - w.pos < 1024 && this.flushFrom > 0) this.rebase();
@@ -202,20 +214,22 @@ export class Connection {
     }
   }
 
+  // ------------------------------------------------------------ wire operations
+
   /**
-   * Queues a message to a remote pid (SEND_SENDER, or SEND for peers
-   * without it). Repeated sends between the same two pids reuse the
-   * encoded control message.
+   * SEND_SENDER `{22, From, To}` (SEND `{2, '', To}` for peers without
+   * DFLAG_SEND_SENDER) + message: a message to a pid. Repeated sends between
+   * the same two pids reuse the encoded control message.
    */
-  sendMessage(from: Pid, to: Pid, message: unknown): void {
+  send(from: Pid, to: Pid, message: unknown): void {
     if (!this.open || this.closing) return;
     let ctl = this.sendControl;
     if (ctl === undefined || this.sendFrom !== from || this.sendTo !== to) {
       const tmp = new TermWriter(128);
       tmp.writeVersioned(
         this.senderFlag
-          ? tuple(OP_SEND_SENDER, from, to)
-          : tuple(OP_SEND, EMPTY_ATOM, to),
+          ? tuple(OP.SEND_SENDER, from, to)
+          : tuple(OP.SEND, EMPTY_ATOM, to),
       );
       ctl = tmp.buf.slice(0, tmp.pos);
       this.sendControl = ctl;
@@ -239,6 +253,110 @@ export class Connection {
     }
     w.u32At(start, w.pos - start - 4);
     this.queued();
+  }
+
+  /** REG_SEND `{6, From, '', ToName}` + message: a message to a registered name. */
+  regSend(from: Pid, name: Atom, message: unknown): void {
+    this.writePacket([OP.REG_SEND, from, EMPTY_ATOM, name], message);
+  }
+
+  /** ALIAS_SEND `{33, From, Alias}` + message: a message to an alias. */
+  aliasSend(from: Pid, alias: Ref, message: unknown): void {
+    this.writePacket([OP.ALIAS_SEND, from, alias], message);
+  }
+
+  /** LINK `{1, From, To}`. */
+  link(from: Pid, to: Pid): void {
+    this.writePacket([OP.LINK, from, to], NO_MESSAGE);
+  }
+
+  /**
+   * UNLINK_ID `{35, Id, From, To}` (UNLINK `{4, From, To}` for peers
+   * without DFLAG_UNLINK_ID).
+   */
+  unlink(id: number, from: Pid, to: Pid): void {
+    this.writePacket(
+      this.unlinkId ? [OP.UNLINK_ID, id, from, to] : [OP.UNLINK, from, to],
+      NO_MESSAGE,
+    );
+  }
+
+  /** UNLINK_ID_ACK `{36, Id, From, To}`: the answer to an UNLINK_ID. */
+  unlinkIdAck(id: unknown, from: Pid, to: Pid): void {
+    this.writePacket([OP.UNLINK_ID_ACK, id, from, to], NO_MESSAGE);
+  }
+
+  /**
+   * PAYLOAD_EXIT `{24, From, To}` + reason (EXIT `{3, From, To, Reason}`
+   * for older peers): the exit signal of a broken link.
+   */
+  exit(from: Pid, to: Pid, reason: unknown): void {
+    if (this.exitPayload) this.writePacket([OP.PAYLOAD_EXIT, from, to], reason);
+    else this.writePacket([OP.EXIT, from, to, reason], NO_MESSAGE);
+  }
+
+  /**
+   * PAYLOAD_EXIT2 `{26, From, To}` + reason (EXIT2 `{8, From, To, Reason}`
+   * for older peers): `exit(Pid, Reason)` sent to a process.
+   */
+  exit2(from: Pid, to: Pid, reason: unknown): void {
+    if (this.exitPayload) {
+      this.writePacket([OP.PAYLOAD_EXIT2, from, to], reason);
+    } else this.writePacket([OP.EXIT2, from, to, reason], NO_MESSAGE);
+  }
+
+  /** MONITOR_P `{19, From, ToPidOrName, Ref}`. */
+  monitor(from: Pid, to: Pid | Atom, ref: Ref): void {
+    this.writePacket([OP.MONITOR_P, from, to, ref], NO_MESSAGE);
+  }
+
+  /** DEMONITOR_P `{20, From, ToPidOrName, Ref}`. */
+  demonitor(from: Pid, to: Pid | Atom, ref: Ref): void {
+    this.writePacket([OP.DEMONITOR_P, from, to, ref], NO_MESSAGE);
+  }
+
+  /**
+   * PAYLOAD_MONITOR_P_EXIT `{28, FromPidOrName, To, Ref}` + reason
+   * (MONITOR_P_EXIT `{21, From, To, Ref, Reason}` for older peers): a
+   * monitored process ended.
+   */
+  monitorExit(from: Pid | Atom, to: Pid, ref: Ref, reason: unknown): void {
+    if (this.exitPayload) {
+      this.writePacket([OP.PAYLOAD_MONITOR_P_EXIT, from, to, ref], reason);
+    } else {
+      this.writePacket([OP.MONITOR_P_EXIT, from, to, ref, reason], NO_MESSAGE);
+    }
+  }
+
+  /**
+   * SPAWN_REQUEST `{29, ReqId, From, GroupLeader, {M, F, Arity}, Opts}` +
+   * args: spawn `mod:fun(args…)` on the peer.
+   */
+  spawnRequest(
+    reqId: Ref,
+    from: Pid,
+    groupLeader: Pid,
+    mod: Atom,
+    fun: Atom,
+    args: readonly unknown[],
+    opts: readonly unknown[],
+  ): void {
+    this.writePacket([
+      OP.SPAWN_REQUEST,
+      reqId,
+      from,
+      groupLeader,
+      tuple(mod, fun, args.length),
+      opts,
+    ], args);
+  }
+
+  /**
+   * SPAWN_REPLY `{31, ReqId, To, Flags, Result}`: the new pid (flags say
+   * whether it is linked and monitored) or an error reason.
+   */
+  spawnReply(reqId: Ref, to: Pid, flags: number, result: unknown): void {
+    this.writePacket([OP.SPAWN_REPLY, reqId, to, flags, result], NO_MESSAGE);
   }
 
   /** Moves unflushed bytes to a fresh buffer (flushed bytes may still be in flight). */
@@ -368,7 +486,7 @@ export class Connection {
       this.partialLen = 0;
       if (
         whole.length > 4 &&
-        !this.packet(whole, undefined, 4, whole.length)
+        !this.onPacket(whole, undefined, 4, whole.length)
       ) return;
       if (!this.open) return;
     }
@@ -387,7 +505,7 @@ export class Connection {
       }
       if (end - p - 4 < len) break;
       if (len > 0) {
-        if (!this.packet(d, dv, p + 4, p + 4 + len)) return;
+        if (!this.onPacket(d, dv, p + 4, p + 4 + len)) return;
         if (!this.open) return;
       }
       p += 4 + len;
@@ -440,7 +558,7 @@ export class Connection {
     );
   }
 
-  private packet(
+  private onPacket(
     buf: Uint8Array,
     dv: DataView | undefined,
     start: number,

@@ -47,6 +47,8 @@ import process from "node:process";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { type Node, type NodeOptions, startNode } from "./node.ts";
 import { type Registry, startRegistry } from "./registry.ts";
+import { defaultRegistryPort } from "./registry_client.ts";
+import { nodeNameFrom } from "./_names.ts";
 
 /** Options of {@linkcode startPeer}. */
 export interface PeerOptions {
@@ -358,18 +360,17 @@ function inheritedExecArgv(): string[] {
   return out;
 }
 
+/** `kate` is `kate@localhost`; a full name is checked as `startNode` checks it. */
 function fullName(name: string): string {
-  return name.includes("@") ? name : `${name}@localhost`;
+  return nodeNameFrom({
+    name: name.includes("@") ? name : `${name}@localhost`,
+  });
 }
 
 function modulesSpec(m: string | URL): string {
   if (m instanceof URL) return m.href;
   if (/^[a-z][a-z0-9+.-]*:/i.test(m) && !/^[a-z]:[\\/]/i.test(m)) return m;
   return pathToFileURL(isAbsolute(m) ? m : resolve(m)).href;
-}
-
-function defaultRegistryPort(): number {
-  return Number(process.env.ERL_EPMD_PORT) || 4369;
 }
 
 /**

@@ -9,8 +9,8 @@
  */
 import type { Node } from "../node/node.ts";
 import type { Process } from "../node/process.ts";
-import { ExitError, NoConnectionError, TimeoutError } from "../node/errors.ts";
-import { Atom, ImproperList, Pid, Ref, Tuple, tuple } from "../node/terms.ts";
+import { ExitError, NoConnectionError } from "../node/errors.ts";
+import { Atom, Pid, Ref, Tuple } from "../node/terms.ts";
 
 // The busy wait lives in the node layer: every connection keeps polling
 // after traffic, which covers task requests and replies.
@@ -117,18 +117,6 @@ export function outcomeWithin(
   });
 }
 
-interface CallEntry {
-  /** Resolve with the DOWN reason instead of the reply (a stop). */
-  untilDown: boolean;
-  alias: Ref;
-  mref: Ref | undefined;
-  dest: string;
-  node: string;
-  resolve: (v: unknown) => void;
-  reject: (e: unknown) => void;
-  timer: ReturnType<typeof setTimeout> | undefined;
-}
-
 /** Where a call can go: a pid, a local name, or `[name, node]`. @internal */
 export type CallTarget =
   | Pid
@@ -176,7 +164,7 @@ export function hubStats(
     entries: h.taskCount(),
     aliases: h.process.aliases.size,
     monitors: h.process.monitoring.size,
-    calls: h.callCount(),
+    calls: node.calls.size,
   };
 }
 
@@ -186,8 +174,6 @@ export class Hub {
   readonly process: Process;
   /** Task entries by reply-tag key and by monitor key. */
   private readonly tasks = new Map<string, TaskEntry>();
-  /** Pending calls by alias key and by monitor key. */
-  private readonly calls = new Map<string, CallEntry>();
   /** Peers known to speak noderl's one-round-trip task protocol. */
   private readonly fastPeers = new Map<string, Promise<boolean>>();
   /** The same, once answered. */
@@ -214,10 +200,6 @@ export class Hub {
     return new Set(this.tasks.values()).size;
   }
 
-  callCount(): number {
-    return new Set(this.calls.values()).size;
-  }
-
   // ------------------------------------------------------------ messages
 
   private handle(m: unknown): void {
@@ -229,22 +211,6 @@ export class Hub {
         if (e !== undefined) this.reply(e, m[1]);
         return;
       }
-      if (
-        tag instanceof ImproperList && tag.items[0] === A.alias &&
-        tag.tail instanceof Ref
-      ) {
-        const c = this.calls.get(tag.tail.key);
-        if (c !== undefined) {
-          if (c.untilDown) {
-            // Answered: now wait for it to go down.
-            this.calls.delete(c.alias.key);
-            this.node.unalias(c.alias);
-            return;
-          }
-          this.endCall(c);
-          c.resolve(m[1]);
-        }
-      }
       return;
     }
     if (m.length === 5 && m[0] === A.DOWN && m[1] instanceof Ref) {
@@ -253,20 +219,6 @@ export class Hub {
       if (e !== undefined) {
         this.down(e, m[4]);
         return;
-      }
-      const c = this.calls.get(key);
-      if (c !== undefined) {
-        this.endCall(c);
-        const reason = m[4];
-        if (c.untilDown && reason !== A.noproc && reason !== A.noconnection) {
-          c.resolve(reason);
-          return;
-        }
-        c.reject(
-          reason === A.noconnection
-            ? new NoConnectionError(c.node, `call to ${c.dest}`)
-            : new ExitError(reason, `call to ${c.dest}`),
-        );
       }
     }
   }
@@ -280,11 +232,6 @@ export class Hub {
       });
     }
     this.tasks.clear();
-    for (const c of new Set(this.calls.values())) {
-      if (c.timer !== undefined) clearTimeout(c.timer);
-      c.reject(new ExitError(reason, `${this.node.name} stopped`));
-    }
-    this.calls.clear();
   }
 
   // ------------------------------------------------------------ calls
@@ -302,74 +249,13 @@ export class Hub {
     request: unknown,
     options: { timeoutMs?: number; tag?: Atom; untilDown?: boolean } = {},
   ): Promise<unknown> {
-    const node = this.node;
-    const where = targetNode(node, target);
-    const dest = describeTarget(target);
-    if (where === node.name) {
-      const pid = target instanceof Pid
-        ? target
-        : node.whereis(String(Array.isArray(target) ? target[0] : target));
-      if (pid === undefined || !node.isAlive(pid)) {
-        return Promise.reject(new ExitError(A.noproc, `call to ${dest}`));
-      }
-    }
-    return new Promise((resolve, reject) => {
-      const alias = node.aliasFor(this.process);
-      const c: CallEntry = {
-        untilDown: options.untilDown ?? false,
-        alias,
-        mref: undefined,
-        dest,
-        node: where,
-        resolve,
-        reject,
-        timer: undefined,
-      };
-      this.calls.set(alias.key, c);
-      const mref = node.monitorFrom(
-        this.process,
-        target instanceof Pid
-          ? target
-          : Array.isArray(target)
-          ? [target[0], target[1]] as const
-          : target as string | Atom,
-      );
-      c.mref = mref;
-      this.calls.set(mref.key, c);
-      if (options.timeoutMs !== undefined && isFinite(options.timeoutMs)) {
-        c.timer = setTimeout(() => {
-          if (this.calls.get(c.mref!.key) !== c) return;
-          this.endCall(c);
-          reject(
-            new TimeoutError(
-              `call to ${dest} got no reply within ${options.timeoutMs} ms`,
-            ),
-          );
-        }, options.timeoutMs);
-      }
-      const dst = Array.isArray(target)
-        ? [target[0], target[1]] as const
-        : target as Pid | string | Atom;
-      node.sendFrom(
-        this.process,
-        dst,
-        tuple(
-          options.tag ?? A.gen_call,
-          tuple(this.process.pid, new ImproperList([A.alias], alias)),
-          request,
-        ),
-      );
-    });
-  }
-
-  private endCall(c: CallEntry): void {
-    if (c.timer !== undefined) clearTimeout(c.timer);
-    this.calls.delete(c.alias.key);
-    this.node.unalias(c.alias);
-    if (c.mref !== undefined) {
-      this.calls.delete(c.mref.key);
-      this.node.demonitorFrom(this.process, c.mref);
-    }
+    return this.node.genCallFrom(
+      this.process,
+      target,
+      request,
+      options.timeoutMs,
+      { tag: options.tag, untilDown: options.untilDown },
+    );
   }
 
   // ------------------------------------------------------------ tasks

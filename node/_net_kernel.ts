@@ -1,0 +1,509 @@
+/**
+ * Connections between nodes, as OTP's `net_kernel`: dialling a peer
+ * (registry lookup, TCP connect, handshake), accepting peers, resolving
+ * simultaneous connects, queueing what is sent while a connection is being
+ * made, ticks, and node-down — the one place where everything that
+ * depended on a lost connection is broken ({@linkcode NetKernel.nodeDown}).
+ * Also the `net_kernel` process that answers `net_adm:ping`. Internal.
+ *
+ * @module
+ */
+import { createConnection, type Server, type Socket } from "node:net";
+import { A, isTuple } from "./_atoms.ts";
+import { DFLAG } from "./_dist.ts";
+import { resolveHost } from "./_names.ts";
+import { Connection } from "./connection.ts";
+import { HandshakeError, NoConnectionError } from "./errors.ts";
+import {
+  type AcceptDecision,
+  acceptHandshake,
+  type HandshakeLocal,
+  type HandshakePeer,
+  hasFlag,
+  initiateHandshake,
+} from "./handshake.ts";
+import type { Node } from "./node.ts";
+import type { Process } from "./process.ts";
+import { lookupNode } from "./registry_client.ts";
+import { Atom, tuple } from "./terms.ts";
+
+/** What the net kernel needs to know of its node. */
+export interface NetKernelConfig {
+  /** Our side of every handshake. */
+  local: HandshakeLocal;
+  /** The registry peers are looked up in (for peers on this host). */
+  registryHost: string;
+  registryPort: number;
+  /** Time allowed for lookup, connect and handshake, in ms. */
+  connectTimeoutMs: number;
+  /** Net tick time in seconds. */
+  tickTime: number;
+  /** Largest distribution packet accepted, in bytes. */
+  maxPacketSize: number;
+}
+
+/** Connections of one node. */
+export class NetKernel {
+  private readonly node: Node;
+  private readonly config: NetKernelConfig;
+  /** Open connections by peer name. */
+  private readonly connections = new Map<string, Connection>();
+  /** Connections being dialled, by peer name. */
+  private readonly connecting = new Map<string, Promise<Connection>>();
+  /** Dials that lost a simultaneous connect and wait for the peer's. */
+  private readonly connectWaiters = new Map<
+    string,
+    Array<(c: Connection | undefined) => void>
+  >();
+  /** What was sent to a peer while its connection was being made. */
+  private readonly queued = new Map<string, Array<(c: Connection) => void>>();
+  /** Sockets in a handshake (dialled or accepted). */
+  private readonly handshaking = new Set<Socket>();
+  /** Processes that called `monitorNode`, by node. */
+  private readonly nodeMonitors = new Map<string, Set<Process>>();
+  private readonly tickTimer: ReturnType<typeof setInterval>;
+  private stopped = false;
+
+  constructor(node: Node, server: Server, config: NetKernelConfig) {
+    this.node = node;
+    this.config = config;
+    server.on("connection", (s) => this.accept(s));
+    const tickMs = Math.max(50, (config.tickTime * 1000) / 4);
+    this.tickTimer = setInterval(() => this.tickAll(), tickMs);
+    this.tickTimer.unref?.();
+  }
+
+  /** The open connection to `node`, if there is one. */
+  connection(node: string): Connection | undefined {
+    const c = this.connections.get(node);
+    return c !== undefined && c.open ? c : undefined;
+  }
+
+  /**
+   * Runs `op` on the connection to `node` — at once if it is open, else once
+   * it is made (connecting first); ops queue in order meanwhile and are
+   * dropped if the connection cannot be made, as Erlang drops messages to
+   * unreachable nodes.
+   */
+  toNode(node: string, op: (c: Connection) => void): void {
+    if (this.stopped) return;
+    const c = this.connections.get(node);
+    if (c !== undefined && c.open) {
+      op(c);
+      return;
+    }
+    let q = this.queued.get(node);
+    if (q === undefined) {
+      q = [];
+      this.queued.set(node, q);
+      this.connectTo(node).catch(() => {});
+    }
+    q.push(op);
+  }
+
+  private flushQueued(c: Connection): void {
+    const q = this.queued.get(c.peer);
+    if (q === undefined) return;
+    this.queued.delete(c.peer);
+    for (const op of q) {
+      try {
+        op(c);
+      } catch (e) {
+        this.node.log(
+          `dropped a message to ${c.peer}: ${(e as Error).message}`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Names of the connected nodes (visible ones, as `Node.list()`; `"all"`
+   * includes hidden nodes).
+   */
+  nodes(which: "visible" | "all" = "visible"): string[] {
+    const out: string[] = [];
+    for (const c of this.connections.values()) {
+      if (c.open && (which === "all" || hasFlag(c.flags, DFLAG.PUBLISHED))) {
+        out.push(c.peer);
+      }
+    }
+    return out;
+  }
+
+  /**
+   * `monitor_node(Node, Flag)` for process `p`: `{nodedown, Node}` when the
+   * connection goes down (at once if it cannot be made).
+   */
+  monitorNode(p: Process, node: string, flag: boolean): void {
+    if (!flag) {
+      this.nodeMonitors.get(node)?.delete(p);
+      return;
+    }
+    let set = this.nodeMonitors.get(node);
+    if (!set) this.nodeMonitors.set(node, set = new Set());
+    set.add(p);
+    this.connectTo(node).catch(() => {
+      if (this.nodeMonitors.get(node)?.delete(p)) {
+        this.node.deliverProcess(p, tuple(A.nodedown, Atom.of(node)));
+      }
+    });
+  }
+
+  /** Forgets the node monitors of an ended process. */
+  forget(p: Process): void {
+    for (const set of this.nodeMonitors.values()) set.delete(p);
+  }
+
+  // ------------------------------------------------------------ dialling
+
+  /**
+   * Connects to `node`, or rejects with the reason — a
+   * {@linkcode NoConnectionError} or a {@linkcode HandshakeError}.
+   */
+  connectTo(node: string): Promise<Connection> {
+    if (this.stopped) {
+      return Promise.reject(
+        new NoConnectionError(node, `${this.node.name} is stopped`),
+      );
+    }
+    if (node === this.node.name) {
+      return Promise.reject(new Error("a node does not connect to itself"));
+    }
+    const c = this.connections.get(node);
+    if (c?.open) return Promise.resolve(c);
+    let p = this.connecting.get(node);
+    if (p) return p;
+    p = this.dial(node).finally(() => this.connecting.delete(node));
+    this.connecting.set(node, p);
+    p.catch((e) => {
+      if (this.connections.get(node)?.open) return;
+      this.queued.delete(node);
+      this.node.connectFailed(node, toNoConnection(node, e));
+    });
+    return p;
+  }
+
+  private async dial(node: string): Promise<Connection> {
+    const at = node.indexOf("@");
+    if (at < 1 || at === node.length - 1 || node.indexOf("@", at + 1) >= 0) {
+      throw new NoConnectionError(
+        node,
+        `${JSON.stringify(node)} is not a node name like "kate@localhost"`,
+      );
+    }
+    const alive = node.slice(0, at), host = node.slice(at + 1);
+    const own = this.node.name;
+    const thisIsShort = !own.slice(own.indexOf("@") + 1).includes(".");
+    if (thisIsShort !== !host.includes(".") && host !== "localhost") {
+      // Erlang refuses mixing short and long names; say so clearly.
+      this.node.log(
+        `note: connecting from ${own} to ${node} mixes short and long host names`,
+      );
+    }
+    const timeoutMs = this.config.connectTimeoutMs;
+    const deadline = Date.now() + timeoutMs;
+    let address: string;
+    try {
+      address = await resolveHost(host);
+    } catch (e) {
+      throw new NoConnectionError(node, (e as Error).message);
+    }
+    const registryHost = host === "localhost" || address === "127.0.0.1"
+      ? this.config.registryHost
+      : address;
+    const registryPort = this.config.registryPort;
+    let info;
+    try {
+      info = await lookupNode(alive, {
+        host: registryHost,
+        port: registryPort,
+        timeoutMs,
+      });
+    } catch (e) {
+      throw new NoConnectionError(node, (e as Error).message);
+    }
+    if (!info) {
+      throw new NoConnectionError(
+        node,
+        `no node named ${alive} is registered with the registry at ${registryHost}:${registryPort}`,
+      );
+    }
+    const socket = await connectSocket(node, address, info.port, deadline);
+    this.handshaking.add(socket);
+    let peer: HandshakePeer;
+    try {
+      peer = await initiateHandshake(
+        socket,
+        this.config.local,
+        node,
+        Math.max(1, deadline - Date.now()),
+      );
+    } catch (e) {
+      socket.destroy();
+      if (
+        e instanceof HandshakeError &&
+        /^handshake with .* failed: nok/.test(e.message)
+      ) {
+        // A simultaneous connect that the peer's attempt wins: wait for it.
+        return await this.awaitIncoming(
+          node,
+          Math.max(1, deadline - Date.now()),
+          e,
+        );
+      }
+      throw e;
+    } finally {
+      this.handshaking.delete(socket);
+    }
+    if (this.stopped) {
+      socket.destroy();
+      throw new NoConnectionError(node, `${own} stopped`);
+    }
+    return this.adopt(socket, peer);
+  }
+
+  private awaitIncoming(
+    node: string,
+    ms: number,
+    cause: Error,
+  ): Promise<Connection> {
+    const c = this.connections.get(node);
+    if (c?.open) return Promise.resolve(c);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        remove();
+        reject(cause);
+      }, ms);
+      const fn = (conn: Connection | undefined) => {
+        clearTimeout(timer);
+        if (conn) resolve(conn);
+        else reject(cause);
+      };
+      const remove = () => {
+        const list = this.connectWaiters.get(node);
+        if (list) list.splice(list.indexOf(fn), 1);
+      };
+      let list = this.connectWaiters.get(node);
+      if (!list) this.connectWaiters.set(node, list = []);
+      list.push(fn);
+    });
+  }
+
+  // ------------------------------------------------------------ accepting
+
+  private accept(socket: Socket): void {
+    if (this.stopped) {
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.on("error", () => {});
+    this.handshaking.add(socket);
+    acceptHandshake(
+      socket,
+      this.config.local,
+      this.config.connectTimeoutMs,
+      (peer) => this.decide(peer),
+      (peer, goOn) => {
+        if (goOn) this.connections.get(peer)?.destroy("the peer reconnected");
+      },
+    ).then(
+      (peer) => {
+        this.handshaking.delete(socket);
+        if (this.stopped) {
+          socket.destroy();
+          return;
+        }
+        this.adopt(socket, peer);
+      },
+      (e: Error) => {
+        this.handshaking.delete(socket);
+        socket.destroy();
+        if (!this.stopped) this.node.log(e.message);
+      },
+    );
+  }
+
+  /** The acceptor's status for a peer's name (resolves simultaneous connects). */
+  private decide(peer: string): AcceptDecision {
+    if (this.stopped) return "not_allowed";
+    if (this.connections.get(peer)?.open) return "alive";
+    if (this.connecting.has(peer)) {
+      // Both sides are connecting: the greater name's attempt wins.
+      return this.node.name > peer ? "nok" : "ok_simultaneous";
+    }
+    return "ok";
+  }
+
+  /** A handshake succeeded: the socket becomes the connection to the peer. */
+  private adopt(socket: Socket, peer: HandshakePeer): Connection {
+    const existing = this.connections.get(peer.name);
+    if (existing?.open) {
+      socket.destroy();
+      return existing;
+    }
+    const node = this.node;
+    const c = new Connection(socket, peer.name, peer.flags, peer.creation, {
+      packet: (conn, control, message) => node.dispatch(conn, control, message),
+      closed: (conn, reason) => this.closed(conn, reason),
+    }, { maxPacketSize: this.config.maxPacketSize });
+    this.connections.set(peer.name, c);
+    this.flushQueued(c);
+    const waiters = this.connectWaiters.get(peer.name);
+    if (waiters) {
+      this.connectWaiters.delete(peer.name);
+      for (const w of waiters) w(c);
+    }
+    c.start(peer.rest);
+    node.emit("nodeup", peer.name);
+    return c;
+  }
+
+  // ------------------------------------------------------------ ticks and node-down
+
+  /** Closes the connection to `node` (`Node.disconnect`). */
+  disconnect(node: string): Promise<boolean> {
+    const c = this.connections.get(node);
+    if (!c?.open) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const n = this.node;
+      n.once("nodedown", function wait(name: string) {
+        if (name === node) resolve(true);
+        else n.once("nodedown", wait);
+      });
+      c.close("disconnected");
+    });
+  }
+
+  private tickAll(): void {
+    for (const c of this.connections.values()) {
+      if (!c.tick()) {
+        this.node.log(
+          `${c.peer} did not answer ticks for ${this.config.tickTime} s; disconnecting`,
+        );
+        c.destroy("net_tick_timeout");
+      }
+    }
+  }
+
+  private closed(c: Connection, reason: string): void {
+    if (this.connections.get(c.peer) === c) this.connections.delete(c.peer);
+    this.nodeDown(c.peer, reason);
+  }
+
+  /**
+   * The connection to `node` is gone: every link to a process there breaks
+   * with `noconnection`, every monitor of a process there fires a DOWN with
+   * `noconnection`, monitors held from there are dropped, pending spawn
+   * requests to it fail, node monitors get `{nodedown, Node}`, and the node
+   * emits `nodedown`.
+   */
+  private nodeDown(node: string, reason: string): void {
+    const n = this.node;
+    n.connectFailed(node, new NoConnectionError(node, reason));
+    for (const p of n.liveProcesses()) {
+      for (const m of [...p.monitoredBy.values()]) {
+        if (m.watcher.node === node) p.monitoredBy.delete(m.ref.key);
+      }
+      for (const m of [...p.monitoring.values()]) {
+        if (m.target.node === node) {
+          p.monitoring.delete(m.ref.key);
+          const object = m.byName
+            ? tuple(Atom.of(m.byName[0]), Atom.of(m.byName[1]))
+            : m.target;
+          n.deliverProcess(
+            p,
+            tuple(A.DOWN, m.ref, A.process, object, A.noconnection),
+          );
+        }
+      }
+      for (const pid of [...p.links.values()]) {
+        if (pid.node === node) n.exitSignal(p, pid, A.noconnection, true);
+      }
+    }
+    const watchers = this.nodeMonitors.get(node);
+    if (watchers) {
+      this.nodeMonitors.delete(node);
+      for (const p of watchers) {
+        n.deliverProcess(p, tuple(A.nodedown, Atom.of(node)));
+      }
+    }
+    if (!this.stopped) n.emit("nodedown", node, reason);
+  }
+
+  // ------------------------------------------------------------ net_kernel process
+
+  /** The `net_kernel` process: `net_adm:ping` asks it `{is_auth, Node}`. */
+  handle(m: unknown): void {
+    if (isTuple(m, A.gen_call, 3) && isTuple(m[2], A.is_auth)) {
+      this.node.replyFrom(this.node.shell, m[1], A.yes);
+    }
+  }
+
+  // ------------------------------------------------------------ stop
+
+  /**
+   * Stops: closes every connection (peers see this node go down), fails
+   * waiting dials, drops handshakes. Resolves once the connections are
+   * closed (or after 1.5 s).
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.tickTimer);
+    const closing = [...this.connections.values()].map((c) => {
+      c.close("stopped");
+      return c.closed;
+    });
+    for (const [node, list] of this.connectWaiters) {
+      for (const w of list) w(undefined);
+      this.connectWaiters.delete(node);
+    }
+    for (const s of this.handshaking) s.destroy();
+    await Promise.race([
+      Promise.all(closing),
+      new Promise((r) => setTimeout(r, 1500)),
+    ]);
+    for (const c of this.connections.values()) c.destroy("stopped");
+  }
+}
+
+function toNoConnection(node: string, e: unknown): NoConnectionError {
+  return e instanceof NoConnectionError
+    ? e
+    : new NoConnectionError(node, (e as Error)?.message);
+}
+
+/** Opens a TCP connection to a peer's distribution port, by the deadline. */
+function connectSocket(
+  node: string,
+  address: string,
+  port: number,
+  deadline: number,
+): Promise<Socket> {
+  return new Promise<Socket>((resolve, reject) => {
+    const s = createConnection({ host: address, port });
+    const timer = setTimeout(() => {
+      s.destroy();
+      reject(
+        new NoConnectionError(node, `connect to ${address}:${port} timed out`),
+      );
+    }, Math.max(1, deadline - Date.now()));
+    const onErr = (e: Error) => {
+      clearTimeout(timer);
+      reject(
+        new NoConnectionError(
+          node,
+          `connect to ${address}:${port}: ${e.message}`,
+        ),
+      );
+    };
+    s.once("connect", () => {
+      clearTimeout(timer);
+      s.off("error", onErr);
+      s.setNoDelay(true);
+      resolve(s);
+    });
+    s.once("error", onErr);
+  });
+}
