@@ -59,42 +59,95 @@ export interface NodeOptions {
   /** A short name: `"alex"` becomes `alex@<this host's short name>`. */
   sname?: string;
   /**
-   * The magic cookie. Default: `NODERL_COOKIE`, else the contents of
+   * The magic cookie. When absent: `NODERL_COOKIE`, else the contents of
    * `~/.erlang.cookie` (created with a random value, mode 0600, if missing,
    * as `erl` does).
    */
   cookie?: string;
-  /** The registry's port. Default: `ERL_EPMD_PORT`, else 4369. */
+  /**
+   * The registry's port.
+   * @default {ERL_EPMD_PORT, else 4369}
+   */
   registryPort?: number;
-  /** Where our registry runs. Default `"127.0.0.1"`. */
+  /**
+   * Where our registry runs.
+   * @default {"127.0.0.1"}
+   */
   registryHost?: string;
-  /** Address to listen on for distribution connections. Default `"127.0.0.1"`. */
+  /**
+   * Address to listen on for distribution connections.
+   * @default {"127.0.0.1"}
+   */
   address?: string;
-  /** Port to listen on. Default 0 (any free port). */
+  /**
+   * Port to listen on (0: any free port).
+   * @default {0}
+   */
   port?: number;
   /**
    * Net tick time in seconds, as Erlang's `net_ticktime`: a peer that is
-   * silent this long is declared down. Default 60.
+   * silent this long is declared down.
+   * @default {60}
    */
   tickTime?: number;
-  /** A hidden node is not listed by its peers' `nodes()`. Default false. */
+  /**
+   * A hidden node is not listed by its peers' `nodes()`.
+   * @default {false}
+   */
   hidden?: boolean;
-  /** Time allowed for lookup, connect and handshake, in ms. Default 7000. */
+  /**
+   * Time allowed for lookup, connect and handshake, in ms.
+   * @default {7000}
+   */
   connectTimeoutMs?: number;
-  /** Largest distribution packet accepted, in bytes. Default 128 MiB. */
+  /**
+   * Largest distribution packet accepted, in bytes.
+   * @default {134217728} (128 MiB)
+   */
   maxPacketSize?: number;
-  /** Where this node's group leader writes. Default: standard output. */
+  /** Where this node's group leader writes. When absent: standard output. */
   stdout?: (text: string) => void;
-  /** Where the node reports problems. Default: standard error, prefixed. */
+  /** Where the node reports problems. When absent: standard error, prefixed. */
   log?: (message: string) => void;
 }
 
 /** Options for spawning a process. */
 export interface SpawnOptions {
-  /** Link the new process to the caller. */
+  /**
+   * Link the new process to the caller.
+   * @default {false}
+   */
   link?: boolean;
-  /** Monitor the new process from the caller. */
+  /**
+   * Monitor the new process from the caller.
+   * @default {false}
+   */
   monitor?: boolean;
+}
+
+/** Checks the numeric options of {@linkcode startNode}. */
+function checkOptions(o: NodeOptions): void {
+  const check = (
+    key: keyof NodeOptions,
+    min: number,
+    max: number,
+    what: string,
+  ) => {
+    const v = o[key];
+    if (v === undefined) return;
+    if (typeof v !== "number" || !(v >= min && v <= max)) {
+      throw new RangeError(
+        `startNode: ${key} must be ${what} from ${min} to ${max}, got ${
+          String(v)
+        }`,
+      );
+    }
+  };
+  check("port", 0, 65535, "a port number");
+  check("registryPort", 1, 65535, "a port number");
+  check("tickTime", 0.05, 86400, "a number of seconds");
+  check("connectTimeoutMs", 1, 0x7fffffff, "a number of milliseconds");
+  check("maxPacketSize", 1024, 2 ** 32 - 1, "a number of bytes");
 }
 
 /** Events a node emits. */
@@ -1333,11 +1386,13 @@ export class Node extends EventEmitter {
  * `receive`, `self`, …) called outside any process.
  *
  * @throws {TypeError} for a bad name or cookie.
+ * @throws {RangeError} for a port, tick time, timeout or size out of range.
  * @throws {Error} when the registry cannot be reached or the name is taken
  * (the message says how to fix it).
  */
 export async function startNode(options: NodeOptions): Promise<Node> {
   const name = nodeNameFrom(options);
+  checkOptions(options);
   const cookie = resolveCookie(options.cookie);
   const registryPort = options.registryPort ?? defaultRegistryPort();
   const registryHost = options.registryHost ?? "127.0.0.1";

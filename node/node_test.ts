@@ -56,6 +56,26 @@ test("startNode refuses bad names with a clear error", async () => {
   );
 });
 
+test("startNode refuses out-of-range options with a RangeError", async () => {
+  for (
+    const bad of [
+      { port: 70000 },
+      { registryPort: 0 },
+      { tickTime: -1 },
+      { connectTimeoutMs: Number.NaN },
+      { maxPacketSize: 10 },
+    ]
+  ) {
+    await assert.rejects(
+      startNode({ name: "a@localhost", cookie: "c", ...bad }),
+      (e: unknown) =>
+        e instanceof RangeError &&
+        e.message.includes(Object.keys(bad)[0]) &&
+        /must be/.test(e.message),
+    );
+  }
+});
+
 test("startNode says how to fix an unreachable registry", async () => {
   await assert.rejects(
     startNode({
@@ -356,6 +376,32 @@ describe("two nodes in one OS process", () => {
     await assert.rejects(
       genCall(["nobody", "kate@localhost"], 1, 1000),
       (e: unknown) => e instanceof ExitError && e.reason === atom("noproc"),
+    );
+    // Calls never touch the caller's mailbox, and leave nothing behind.
+    const calls = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => genCall(server, i)),
+    );
+    assert.deepEqual(
+      calls,
+      Array.from({ length: 50 }, (_, i) => tuple(atom("ok"), i)),
+    );
+    assert.equal(alex.calls.size, 0);
+    // A process that calls itself is told so at once instead of hanging.
+    const selfCall = await new Promise<unknown>((resolve) => {
+      kate.spawn(async () => {
+        kate.register("selfish", self());
+        try {
+          await genCall("selfish", 1, 1000);
+          resolve("no error");
+        } catch (e) {
+          resolve(e);
+        }
+      });
+    });
+    assert.ok(
+      selfCall instanceof ExitError &&
+        selfCall.reason === atom("calling_self") &&
+        /cannot call itself/.test(selfCall.message),
     );
   });
 

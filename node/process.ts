@@ -30,8 +30,6 @@ export interface MonitoringEntry {
   target: Pid;
   /** Monitored by registered name `[name, node]`. */
   byName?: [string, string];
-  /** The DOWN message tag (default `DOWN`). */
-  tag?: unknown;
 }
 
 /** How a handler process (a native one, no mailbox loop) takes messages. */
