@@ -42,6 +42,14 @@ export interface NetKernelConfig {
   maxPacketSize: number;
 }
 
+/** A dial in progress. */
+interface Dial {
+  /** Its socket, once connected. */
+  socket: Socket | undefined;
+  /** The peer's simultaneous attempt won: this dial gives way to it. */
+  superseded: boolean;
+}
+
 /** Connections of one node. */
 export class NetKernel {
   private readonly node: Node;
@@ -50,6 +58,10 @@ export class NetKernel {
   private readonly connections = new Map<string, Connection>();
   /** Connections being dialled, by peer name. */
   private readonly connecting = new Map<string, Promise<Connection>>();
+  /** The state of each dial in progress, by peer name. */
+  private readonly dials = new Map<string, Dial>();
+  /** Peers whose incoming handshake is in progress. */
+  private readonly accepting = new Set<string>();
   /** Dials that lost a simultaneous connect and wait for the peer's. */
   private readonly connectWaiters = new Map<
     string,
@@ -173,7 +185,12 @@ export class NetKernel {
     if (c?.open) return Promise.resolve(c);
     let p = this.connecting.get(node);
     if (p) return p;
-    p = this.dial(node).finally(() => this.connecting.delete(node));
+    const d: Dial = { socket: undefined, superseded: false };
+    this.dials.set(node, d);
+    p = this.dial(node, d).finally(() => {
+      this.connecting.delete(node);
+      if (this.dials.get(node) === d) this.dials.delete(node);
+    });
     this.connecting.set(node, p);
     p.catch((e) => {
       if (this.connections.get(node)?.open) return;
@@ -183,7 +200,7 @@ export class NetKernel {
     return p;
   }
 
-  private async dial(node: string): Promise<Connection> {
+  private async dial(node: string, d: Dial): Promise<Connection> {
     const at = node.indexOf("@");
     if (at < 1 || at === node.length - 1 || node.indexOf("@", at + 1) >= 0) {
       throw new NoConnectionError(
@@ -229,26 +246,30 @@ export class NetKernel {
       );
     }
     const socket = await connectSocket(node, address, info.port, deadline);
+    d.socket = socket;
     this.handshaking.add(socket);
     let peer: HandshakePeer;
     try {
+      if (d.superseded) throw new Error("superseded");
       peer = await initiateHandshake(
         socket,
         this.config.local,
         node,
         Math.max(1, deadline - Date.now()),
+        () => !d.superseded && this.connection(node) === undefined,
       );
     } catch (e) {
       socket.destroy();
       if (
-        e instanceof HandshakeError &&
-        /^handshake with .* failed: nok/.test(e.message)
+        d.superseded ||
+        (e instanceof HandshakeError && /failed: (nok|alive)/.test(e.message))
       ) {
-        // A simultaneous connect that the peer's attempt wins: wait for it.
+        // A simultaneous connect: the peer's attempt wins (or already
+        // won). Its connection is the one to use: wait for it.
         return await this.awaitIncoming(
           node,
           Math.max(1, deadline - Date.now()),
-          e,
+          e as Error,
         );
       }
       throw e;
@@ -299,17 +320,24 @@ export class NetKernel {
     socket.setNoDelay(true);
     socket.on("error", () => {});
     this.handshaking.add(socket);
+    let claimed: string | undefined;
     acceptHandshake(
       socket,
       this.config.local,
       this.config.connectTimeoutMs,
-      (peer) => this.decide(peer),
-      (peer, goOn) => {
-        if (goOn) this.connections.get(peer)?.destroy("the peer reconnected");
+      (peer) => {
+        const status = this.decide(peer);
+        if (status !== "nok" && status !== "not_allowed") {
+          claimed = peer;
+          this.accepting.add(peer);
+        }
+        return status;
       },
+      (peer) => this.replace(peer),
     ).then(
       (peer) => {
         this.handshaking.delete(socket);
+        if (claimed !== undefined) this.accepting.delete(claimed);
         if (this.stopped) {
           socket.destroy();
           return;
@@ -318,19 +346,44 @@ export class NetKernel {
       },
       (e: Error) => {
         this.handshaking.delete(socket);
+        if (claimed !== undefined) this.accepting.delete(claimed);
         socket.destroy();
-        if (!this.stopped) this.node.log(e.message);
+        if (!this.stopped) {
+          this.node.peerLog.line("failed handshakes", e.message);
+        }
       },
     );
   }
 
-  /** The acceptor's status for a peer's name (resolves simultaneous connects). */
+  /**
+   * A peer that said it reconnects (we answered `alive`, it answered
+   * `true`) has proved it knows the cookie: the old connection goes, and
+   * what depended on it breaks, before the new one is adopted.
+   */
+  private async replace(peer: string): Promise<void> {
+    const old = this.connections.get(peer);
+    if (old === undefined || !old.open) return;
+    old.destroy("the peer reconnected");
+    await old.closed;
+  }
+
+  /**
+   * The acceptor's status for a peer's name, as OTP's net_kernel decides
+   * it: `alive` if we are connected (the peer may replace the connection,
+   * once authenticated); a simultaneous connect goes to the greater name's
+   * attempt (`nok` to the peer's, or `ok_simultaneous` and our own dial is
+   * dropped); one incoming handshake per peer at a time.
+   */
   private decide(peer: string): AcceptDecision {
     if (this.stopped) return "not_allowed";
+    if (this.accepting.has(peer)) return "nok";
     if (this.connections.get(peer)?.open) return "alive";
-    if (this.connecting.has(peer)) {
-      // Both sides are connecting: the greater name's attempt wins.
-      return this.node.name > peer ? "nok" : "ok_simultaneous";
+    const d = this.dials.get(peer);
+    if (d !== undefined && !d.superseded) {
+      if (this.node.name > peer) return "nok";
+      d.superseded = true;
+      d.socket?.destroy();
+      return "ok_simultaneous";
     }
     return "ok";
   }
@@ -433,7 +486,10 @@ export class NetKernel {
 
   // ------------------------------------------------------------ net_kernel process
 
-  /** The `net_kernel` process: `net_adm:ping` asks it `{is_auth, Node}`. */
+  /**
+   * The `net_kernel` process: `net_adm:ping` asks it `{is_auth, Node}`
+   * (anything else, or a malformed caller, is dropped and logged).
+   */
   handle(m: unknown): void {
     if (isTuple(m, A.gen_call, 3) && isTuple(m[2], A.is_auth)) {
       this.node.replyFrom(this.node.shell, m[1], A.yes);

@@ -73,6 +73,8 @@ export interface ConnectionHandler {
 }
 
 const SLAB = 256 * 1024;
+/** Initial buffer of a packet that straddles reads; it grows as bytes come. */
+const PARTIAL = 64 * 1024;
 /** Bytes queued that trigger a write at once rather than at the end of the turn. */
 const FLUSH_AT = 128 * 1024;
 const TICK = new Uint8Array(4);
@@ -138,6 +140,8 @@ export class Connection {
   private sendControl: Uint8Array | undefined;
   private partial: Uint8Array | null = null;
   private partialLen = 0;
+  /** The size of the partial packet once whole (4 while its header is incomplete). */
+  private partialTotal = 0;
 
   /** Ticks: traffic seen since the last tick interval. */
   private sentSinceTick = false;
@@ -484,6 +488,7 @@ export class Connection {
       const whole = this.partial!;
       this.partial = null;
       this.partialLen = 0;
+      this.partialTotal = 0;
       if (
         whole.length > 4 &&
         !this.onPacket(whole, undefined, 4, whole.length)
@@ -516,21 +521,26 @@ export class Connection {
       const total = rest >= 4
         ? 4 + ((d[p] << 24 | d[p + 1] << 16 | d[p + 2] << 8 | d[p + 3]) >>> 0)
         : 4;
-      this.partial = new Uint8Array(total);
-      this.partial.set(d.subarray(p, p + Math.min(rest, total)));
-      this.partialLen = Math.min(rest, total);
+      // Memory for what has arrived, not for what the header declares: a
+      // peer that declares 100 MB and sends 10 bytes holds 64 KB.
+      const have = Math.min(rest, total);
+      this.partial = new Uint8Array(Math.min(total, Math.max(have, PARTIAL)));
+      this.partial.set(d.subarray(p, p + have));
+      this.partialLen = have;
+      this.partialTotal = total;
     }
   }
 
   /**
-   * Adds bytes from `d` to the partial packet. Returns how many bytes of `d`
-   * it used once the packet is whole, or -1 if it needs more data.
+   * Adds bytes from `d` to the partial packet, growing its buffer as they
+   * arrive. Returns how many bytes of `d` it used once the packet is whole,
+   * or -1 if it needs more data.
    */
   private fillPartial(d: Uint8Array): number {
     let used = 0;
-    let buf = this.partial!;
     if (this.partialLen < 4) {
       // The header itself was split.
+      const buf = this.partial!;
       const take = Math.min(4 - this.partialLen, d.length);
       buf.set(d.subarray(0, take), this.partialLen);
       this.partialLen += take;
@@ -541,15 +551,24 @@ export class Connection {
         this.tooBig(len);
         return -1;
       }
-      const grown = new Uint8Array(4 + len);
-      grown.set(buf.subarray(0, 4));
+      this.partialTotal = 4 + len;
+    }
+    const total = this.partialTotal;
+    const take = Math.min(total - this.partialLen, d.length - used);
+    let buf = this.partial!;
+    if (this.partialLen + take > buf.length) {
+      const grown = new Uint8Array(
+        Math.min(total, Math.max(buf.length * 2, this.partialLen + take)),
+      );
+      grown.set(buf.subarray(0, this.partialLen));
       this.partial = buf = grown;
     }
-    const take = Math.min(buf.length - this.partialLen, d.length - used);
     buf.set(d.subarray(used, used + take), this.partialLen);
     this.partialLen += take;
     used += take;
-    return this.partialLen === buf.length ? used : -1;
+    if (this.partialLen < total) return -1;
+    if (buf.length !== total) this.partial = buf.subarray(0, total);
+    return used;
   }
 
   private tooBig(len: number): void {

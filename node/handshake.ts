@@ -18,13 +18,14 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import { DFLAG, DFLAG_MANDATORY_25 } from "./_dist.ts";
 import { HandshakeError } from "./errors.ts";
+import type { Secret } from "./_secret.ts";
 
 /** Our side of a handshake. */
 export interface HandshakeLocal {
   name: string;
   creation: number;
   flags: bigint;
-  cookie: string;
+  cookie: Secret;
 }
 
 /** What the handshake learned about the peer. */
@@ -253,6 +254,7 @@ export async function initiateHandshake(
   local: HandshakeLocal,
   peerName: string,
   timeoutMs: number,
+  stillPending: () => boolean = () => true,
 ): Promise<HandshakePeer> {
   const reader = new HandshakeReader(socket, timeoutMs);
   let stage = "sending our name";
@@ -264,10 +266,20 @@ export async function initiateHandshake(
       case "sok":
       case "sok_simultaneous":
         break;
-      case "salive":
-        // The peer thinks we are still connected; we are not, so go on.
-        sendMsg(socket, statusMsg("true"));
+      case "salive": {
+        // The peer has a connection to us. As OTP does: go on (and let it
+        // replace that connection) only while this attempt is still ours
+        // to make — not once a connection to the peer is up here.
+        const goOn = stillPending();
+        sendMsg(socket, statusMsg(goOn ? "true" : "false"));
+        if (!goOn) {
+          throw new HandshakeError(
+            peerName,
+            "alive: already connected to the peer (simultaneous connect)",
+          );
+        }
         break;
+      }
       case "snok":
         throw new HandshakeError(
           peerName,
@@ -296,7 +308,7 @@ export async function initiateHandshake(
     const reply = new Uint8Array(1 + 4 + 16);
     reply[0] = 114; // r
     new DataView(reply.buffer).setUint32(1, ours);
-    reply.set(digest(ch.challenge, local.cookie), 5);
+    reply.set(digest(ch.challenge, local.cookie.reveal()), 5);
     sendMsg(socket, reply);
     stage = "waiting for the challenge ack";
     let ack: Uint8Array;
@@ -312,7 +324,7 @@ export async function initiateHandshake(
     if (ack.length !== 17 || ack[0] !== 97 /* a */) {
       throw new HandshakeError(peerName, "malformed challenge ack");
     }
-    if (!equalBytes(ack.subarray(1), digest(ours, local.cookie))) {
+    if (!equalBytes(ack.subarray(1), digest(ours, local.cookie.reveal()))) {
       throw new HandshakeError(
         peerName,
         "the peer's challenge ack does not match our cookie: the cookies differ",
@@ -344,15 +356,18 @@ export type AcceptDecision =
 
 /**
  * Runs the handshake as the acceptor. `decide` is asked, once the peer's
- * name is known, whether to go on (it resolves simultaneous connects).
- * `onAliveAnswer` is told the peer's answer when we said `alive`.
+ * name is known, whether to go on (it resolves simultaneous connects). When
+ * it said `alive` and the peer wants to go on, `replaceOld` is awaited once
+ * the peer has proved it knows the cookie, before the ack: only then may
+ * the old connection go (an unauthenticated peer can never tear down an
+ * established connection by claiming its name).
  */
 export async function acceptHandshake(
   socket: Socket,
   local: HandshakeLocal,
   timeoutMs: number,
   decide: (peer: string, creation: number) => AcceptDecision,
-  onAliveAnswer: (peer: string, goOn: boolean) => void,
+  replaceOld: (peer: string) => Promise<void>,
 ): Promise<HandshakePeer> {
   const address = `${socket.remoteAddress}:${socket.remotePort}`;
   const reader = new HandshakeReader(socket, timeoutMs);
@@ -367,9 +382,7 @@ export async function acceptHandshake(
     }
     if (status === "alive") {
       const answer = fromUtf8.decode(await reader.next());
-      const goOn = answer === "strue";
-      onAliveAnswer(sn.name, goOn);
-      if (!goOn) {
+      if (answer !== "strue") {
         throw new HandshakeError(sn.name, "the peer kept its old connection");
       }
     }
@@ -379,15 +392,16 @@ export async function acceptHandshake(
     if (reply.length !== 21 || reply[0] !== 114 /* r */) {
       throw new HandshakeError(sn.name, "malformed challenge reply");
     }
-    if (!equalBytes(reply.subarray(5), digest(ours, local.cookie))) {
+    if (!equalBytes(reply.subarray(5), digest(ours, local.cookie.reveal()))) {
       throw new HandshakeError(
         sn.name,
         "connection attempt refused: wrong cookie (the challenge reply does not match our cookie)",
       );
     }
+    if (status === "alive") await replaceOld(sn.name);
     const ack = new Uint8Array(17);
     ack[0] = 97;
-    ack.set(digest(u32(reply, 1), local.cookie), 1);
+    ack.set(digest(u32(reply, 1), local.cookie.reveal()), 1);
     sendMsg(socket, ack);
     return {
       name: sn.name,

@@ -30,6 +30,8 @@ import { listen } from "./_listen.ts";
 import { nodeNameFrom, resolveCookie } from "./_names.ts";
 import { NetKernel } from "./_net_kernel.ts";
 import { errorReason } from "./_reason.ts";
+import { briefTerm, RateLimitedLog } from "./_rate_log.ts";
+import { Secret } from "./_secret.ts";
 import { SpawnRequests } from "./_spawn.ts";
 import type { Connection } from "./connection.ts";
 import {
@@ -204,6 +206,8 @@ export class Node extends EventEmitter {
   readonly io: IoServer;
   /** Reports a problem (the `log` option). @internal */
   readonly log: (message: string) => void;
+  /** Reports what peers cause, at a bounded rate. @internal */
+  readonly peerLog: RateLimitedLog;
 
   private readonly options: NodeOptions;
   private readonly server: ReturnType<typeof createServer>;
@@ -247,6 +251,7 @@ export class Node extends EventEmitter {
     this.options = options;
     this.log = options.log ??
       ((m) => process.stderr.write(`[noderl ${this.name}] ${m}\n`));
+    this.peerLog = new RateLimitedLog(this.log);
     this.io = new IoServer(
       this,
       options.stdout ?? ((t) => process.stdout.write(t)),
@@ -258,7 +263,7 @@ export class Node extends EventEmitter {
         name: this.name,
         creation: this.creation,
         flags: options.hidden ? DFLAG_NODERL : DFLAG_NODERL | DFLAG.PUBLISHED,
-        cookie: init.cookie,
+        cookie: new Secret(init.cookie),
       },
       registryHost: init.registryHost,
       registryPort: init.registryPort,
@@ -272,6 +277,7 @@ export class Node extends EventEmitter {
     this.ioServer = this.addProcess(new Process(ioPid, ioPid));
     this.ioServer.handler = (m) => this.io.handle(m);
     this.ioServer.label = "io server";
+    this.ioServer.system = true;
     this.names.set("user", this.ioServer);
     this.ioServer.registeredName = "user";
     this.shell = this.addProcess(new Process(this.newPid(), ioPid));
@@ -296,6 +302,24 @@ export class Node extends EventEmitter {
   /** Whether {@linkcode Node.stop} was called. */
   get isStopped(): boolean {
     return this.stopped;
+  }
+
+  /** What `console.log(node)` shows: name, port, creation, peers — never the cookie. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return this.summary();
+  }
+
+  /** What Deno's `console.log(node)` shows (see the Node.js one). */
+  [Symbol.for("Deno.customInspect")](): string {
+    return this.summary();
+  }
+
+  private summary(): string {
+    return `Node { name: ${
+      JSON.stringify(this.name)
+    }, port: ${this.port}, creation: ${this.creation}, nodes: ${
+      JSON.stringify(this.stopped ? [] : this.nodes("all"))
+    }${this.stopped ? ", stopped" : ""} }`;
   }
 
   // ---------------------------------------------------------------- processes
@@ -341,6 +365,7 @@ export class Node extends EventEmitter {
     const p = this.addProcess(new Process(this.newPid(), this.ioServer.pid));
     p.handler = handler;
     p.label = label;
+    p.system = true;
     return p;
   }
 
@@ -760,8 +785,17 @@ export class Node extends EventEmitter {
     try {
       p.deliver(message);
     } catch (e) {
-      // A handler process failed on this message.
-      this.terminate(p, errorReason(e));
+      // A handler process failed on this message: a system process drops
+      // it (a peer's malformed message must not take the node's services
+      // down); any other ends.
+      if (p.system) {
+        this.peerLog.line(
+          "malformed messages to system processes",
+          `${p.label ?? p.pid} dropped a message it cannot handle (${
+            (e as Error)?.message ?? String(e)
+          }): ${briefTerm(message)}`,
+        );
+      } else this.terminate(p, errorReason(e));
     }
   }
 

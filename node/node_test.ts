@@ -28,6 +28,7 @@ import {
   whereis,
 } from "./process_api.ts";
 import { atom, Pid, Ref, Tuple, tuple } from "./terms.ts";
+import { Secret } from "./_secret.ts";
 
 const isTuple = (m: unknown, tag: string) =>
   m instanceof Tuple && m[0] === atom(tag);
@@ -604,7 +605,7 @@ describe("ticks and simultaneous connects", () => {
           name: "mute@localhost",
           creation: 7,
           flags: DFLAG_NODERL,
-          cookie: "c",
+          cookie: new Secret("c"),
         },
         "tick_a@localhost",
         2000,
@@ -653,7 +654,7 @@ describe("ticks and simultaneous connects", () => {
           name: "raw@localhost",
           creation: 9,
           flags: DFLAG_NODERL,
-          cookie: "c",
+          cookie: new Secret("c"),
         },
         "split_a@localhost",
         2000,

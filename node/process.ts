@@ -64,6 +64,11 @@ export class Process {
   readonly exited: Promise<unknown>;
   /** A native handler instead of a mailbox, for system processes. */
   handler: MessageHandler | undefined;
+  /**
+   * A system process (net_kernel, rex, the I/O server …): a message its
+   * handler fails on is logged and dropped; the process keeps running.
+   */
+  system = false;
   /** Replies to io requests we made and do not wait for (dropped on arrival). */
   ioRefs: Set<string> | undefined;
   /** The node that runs this process (set by the node). */

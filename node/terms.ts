@@ -16,11 +16,28 @@
  * @module
  */
 
-const atomTable = new Map<string, Atom>();
+// The atom table. Atoms are interned, but unlike the BEAM's table this one
+// is collectable: it holds atoms weakly, so atoms nothing refers to any more
+// (say, millions of distinct atoms a peer sent) go with the next garbage
+// collection instead of staying forever. Identity holds all the same: while
+// anything holds an atom, `Atom.of` returns that very object.
+const atomTable = new Map<string, WeakRef<Atom>>();
+const atomGone = new FinalizationRegistry<string>((name) => {
+  const r = atomTable.get(name);
+  if (r !== undefined && r.deref() === undefined) atomTable.delete(name);
+});
+
+/** How many atoms the table holds (live ones, and dead ones not yet swept). @internal */
+export function atomCount(): number {
+  return atomTable.size;
+}
 
 /**
  * An Erlang atom. Atoms are interned: `atom("ok") === atom("ok")`, so they
- * can be compared with `===` and used as `Map` keys. `String(a)` is the
+ * can be compared with `===` and used as `Map` keys. Unlike the BEAM's, the
+ * atom table is collectable: atoms no longer referenced are freed, so a peer
+ * that sends millions of distinct atoms costs memory only while they are
+ * held. `String(a)` is the
  * atom's exact text; noderl never adds or strips an `Elixir.` prefix.
  *
  * @example
@@ -42,13 +59,14 @@ export class Atom {
   }
   /** Returns the interned atom for `name`. Prefer {@linkcode atom}. */
   static of(name: string): Atom {
-    let a = atomTable.get(name);
+    let a = atomTable.get(name)?.deref();
     if (a === undefined) {
       if (typeof name !== "string") {
         throw new TypeError(`atom name must be a string, got ${typeof name}`);
       }
       a = new Atom(name);
-      atomTable.set(name, a);
+      atomTable.set(name, new WeakRef(a));
+      atomGone.register(a, name);
     }
     return a;
   }
