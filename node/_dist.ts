@@ -45,8 +45,9 @@ export const DFLAG_MANDATORY_25: bigint = DFLAG.EXTENDED_REFERENCES |
   DFLAG.MAP_TAG | DFLAG.EXPORT_PTR_TAG | DFLAG.BIT_BINARIES |
   DFLAG.HANDSHAKE_23;
 
-/** What noderl advertises (everything it implements; no atom cache, no fragments). */
+/** What noderl advertises (everything it implements; no atom cache). */
 export const DFLAG_NODERL: bigint = DFLAG_MANDATORY_25 | DFLAG.DIST_MONITOR |
+  DFLAG.FRAGMENTS |
   DFLAG.DIST_MONITOR_NAME | DFLAG.UNICODE_IO | DFLAG.SMALL_ATOM_TAGS |
   DFLAG.SEND_SENDER | DFLAG.BIG_SEQTRACE_LABELS | DFLAG.EXIT_PAYLOAD |
   DFLAG.UNLINK_ID | DFLAG.MANDATORY_25_DIGEST | DFLAG.SPAWN | DFLAG.V4_NC |

@@ -12,7 +12,7 @@ import { createConnection, type Server, type Socket } from "node:net";
 import { A, isTuple } from "./_atoms.ts";
 import { DFLAG } from "./_dist.ts";
 import { resolveHost } from "./_names.ts";
-import { Connection } from "./connection.ts";
+import { Connection, type ConnectionLimits } from "./connection.ts";
 import { HandshakeError, NoConnectionError } from "./errors.ts";
 import {
   type AcceptDecision,
@@ -38,8 +38,8 @@ export interface NetKernelConfig {
   connectTimeoutMs: number;
   /** Net tick time in seconds. */
   tickTime: number;
-  /** Largest distribution packet accepted, in bytes. */
-  maxPacketSize: number;
+  /** The limits of each connection. */
+  limits: ConnectionLimits;
 }
 
 /** A dial in progress. */
@@ -399,7 +399,7 @@ export class NetKernel {
     const c = new Connection(socket, peer.name, peer.flags, peer.creation, {
       packet: (conn, control, message) => node.dispatch(conn, control, message),
       closed: (conn, reason) => this.closed(conn, reason),
-    }, { maxPacketSize: this.config.maxPacketSize });
+    }, this.config.limits);
     this.connections.set(peer.name, c);
     this.flushQueued(c);
     const waiters = this.connectWaiters.get(peer.name);

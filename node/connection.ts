@@ -19,9 +19,14 @@ import { TermWriter } from "./encode.ts";
 import { TermDecodeError } from "./term_errors.ts";
 import { keepPolling } from "./_busy_wait.ts";
 import { DFLAG, OP } from "./_dist.ts";
+import { FRAGMENT_SIZE, Reassembly } from "./_fragments.ts";
 import { Atom, type Pid, type Ref, Tuple, tuple } from "./terms.ts";
 
 const EMPTY_ATOM = Atom.of("");
+/** The distribution header with no atom cache references. */
+const DIST_HEADER = new Uint8Array([131, 68, 0]);
+/** The pass-through byte that starts packets to peers without fragments. */
+const PASS_THROUGH = new Uint8Array([112]);
 
 /**
  * Whether `buf` holds `bytes` at `at`. With `dv` (a view of `buf`), four
@@ -91,6 +96,30 @@ interface Slab {
 export interface ConnectionLimits {
   /** Largest packet accepted, in bytes. */
   maxPacketSize: number;
+  /**
+   * Output queued (encoded, not yet taken by the operating system) past
+   * which the connection is busy and senders are suspended, as the BEAM's
+   * `dist_buf_busy_limit`.
+   */
+  busyLimit: number;
+  /** Output queued past which the connection is dropped (a peer that does not read). */
+  maxOutputBuffer: number;
+  /** Largest message sent, or received in fragments. */
+  maxMessageSize: number;
+}
+
+/** Fragments written per event-loop turn while a large message is sent. */
+const FRAGMENTS_PER_TURN = 4;
+
+/** A large message on its way out in fragments. */
+interface Outgoing {
+  seq: number;
+  /** The control term and message, no version bytes. */
+  body: Uint8Array;
+  /** Bytes of `body` sent so far. */
+  off: number;
+  /** Fragments still to send: the FragId of the next one. */
+  left: number;
 }
 
 /** An established connection to one peer node. */
@@ -106,6 +135,28 @@ export class Connection {
   private readonly exitPayload: boolean;
   /** The peer speaks the UNLINK_ID protocol. */
   private readonly unlinkId: boolean;
+  /**
+   * The peer takes fragments (DFLAG_FRAGMENTS): every packet then starts
+   * with the distribution header `131, 68, 0` and its terms have no version
+   * bytes; large messages go in fragments. Otherwise packets are
+   * pass-through: `112, 131 control, 131 message`.
+   */
+  private readonly distHeader: boolean;
+  /** Bytes handed to the socket and not yet taken by the operating system. */
+  private inFlight = 0;
+  /**
+   * Output is past `busyLimit`: processes that send on this connection are
+   * suspended until it drains (see {@linkcode Connection.drained}).
+   */
+  busy = false;
+  private drainPromise: Promise<void> | undefined;
+  private resolveDrain: (() => void) | undefined;
+  /** Large messages being sent in fragments, taking turns. */
+  private readonly outgoing: Outgoing[] = [];
+  private seq = 0;
+  private pumping = false;
+  private readonly pumpNow = () => this.pump();
+  private readonly reassembly: Reassembly;
   /** Whether the connection is open. */
   open = true;
   /** Set once close() was called: nothing more is sent. */
@@ -165,6 +216,8 @@ export class Connection {
     this.senderFlag = (flags & DFLAG.SEND_SENDER) !== 0n;
     this.exitPayload = (flags & DFLAG.EXIT_PAYLOAD) !== 0n;
     this.unlinkId = (flags & DFLAG.UNLINK_ID) !== 0n;
+    this.distHeader = (flags & DFLAG.FRAGMENTS) !== 0n;
+    this.reassembly = new Reassembly(limits.maxMessageSize);
     this.closed = new Promise((r) => (this.markClosed = r));
     socket.setNoDelay(true);
     socket.on("data", (d: Uint8Array) => this.onData(d));
@@ -189,32 +242,161 @@ export class Connection {
     if (w.buf.length - w.pos < 1024 && this.flushFrom > 0) this.rebase();
     const start = w.pos;
     try {
-      w.ensure(8);
-      w.pos += 4;
-      w.buf[w.pos++] = 112;
-      w.buf[w.pos++] = 131;
+      w.ensure(9);
+      const b = w.buf;
+      let p = start + 4;
+      if (this.distHeader) {
+        b[p++] = 131;
+        b[p++] = 68;
+        b[p++] = 0;
+      } else {
+        b[p++] = 112;
+        b[p++] = 131;
+      }
       const n = control.length;
-      w.buf[w.pos++] = 104;
-      w.buf[w.pos++] = n;
+      b[p++] = 104;
+      b[p++] = n;
+      w.pos = p;
       for (let i = 0; i < n; i++) w.writeTerm(control[i]);
-      if (message !== NO_MESSAGE) w.writeVersioned(message);
+      if (message !== NO_MESSAGE) {
+        if (this.distHeader) w.writeBare(message);
+        else w.writeVersioned(message);
+      }
+      this.finish(start);
     } catch (e) {
       w.reset(); // clears the writer's nesting state
       w.pos = start;
       throw e;
     }
-    w.u32At(start, w.pos - start - 4);
     this.queued();
+  }
+
+  /**
+   * Completes the packet that starts at `start`: writes its length, or —
+   * a message larger than a fragment, to a peer that takes fragments —
+   * takes it out of the buffer to be sent in fragments.
+   */
+  private finish(start: number): void {
+    const w = this.w;
+    const len = w.pos - start - 4;
+    if (len > this.limits.maxMessageSize) {
+      throw new RangeError(
+        `a message of ${len} bytes to ${this.peer} exceeds maxMessageSize (${this.limits.maxMessageSize} bytes): send it in parts, or raise maxMessageSize on both nodes`,
+      );
+    }
+    if (!this.distHeader || len - 3 <= FRAGMENT_SIZE) {
+      w.u32At(start, len);
+      return;
+    }
+    const from = start + 7, to = w.pos;
+    let body: Uint8Array;
+    if (w.buf.length > 2 * SLAB) {
+      // The writer grew for this message: its buffer becomes the message's
+      // (no copy); what was queued before it moves to a fresh slab.
+      body = w.buf.subarray(from, to);
+      w.pos = start;
+      this.rebase();
+    } else {
+      body = w.buf.slice(from, to);
+      w.pos = start;
+    }
+    this.outgoing.push({
+      seq: ++this.seq,
+      body,
+      off: 0,
+      left: Math.ceil(body.length / FRAGMENT_SIZE),
+    });
+    if (!this.pumping) {
+      this.pumping = true;
+      setImmediate(this.pumpNow);
+    }
+  }
+
+  /**
+   * Writes a few fragments of the large messages in progress (taking
+   * turns), then yields to the event loop, so that other messages, ticks
+   * and incoming traffic go on meanwhile; waits while the output is busy.
+   */
+  private pump(): void {
+    this.pumping = false;
+    if (!this.open || this.closing) return;
+    for (let i = 0; i < FRAGMENTS_PER_TURN; i++) {
+      const m = this.outgoing.shift();
+      if (m === undefined) break;
+      this.writeFragment(m);
+      if (m.left > 0) this.outgoing.push(m);
+      if (this.busy) break;
+    }
+    this.flush();
+    if (this.outgoing.length > 0 && !this.busy) {
+      this.pumping = true;
+      setImmediate(this.pumpNow);
+    }
+  }
+
+  /** Writes the next fragment of `m`: `131, 69|70, SeqId:64, FragId:64, [0,] data`. */
+  private writeFragment(m: Outgoing): void {
+    const w = this.w;
+    if (w.buf.length - w.pos < 1024 && this.flushFrom > 0) this.rebase();
+    const first = m.off === 0;
+    const n = Math.min(FRAGMENT_SIZE, m.body.length - m.off);
+    const head = first ? 19 : 18;
+    w.ensure(4 + head + n);
+    const b = w.buf, start = w.pos;
+    w.u32At(start, head + n);
+    let p = start + 4;
+    b[p++] = 131;
+    b[p++] = first ? 69 : 70;
+    w.u32At(p, 0);
+    w.u32At(p + 4, m.seq);
+    w.u32At(p + 8, 0);
+    w.u32At(p + 12, m.left);
+    p += 16;
+    if (first) b[p++] = 0;
+    b.set(m.body.subarray(m.off, m.off + n), p);
+    w.pos = p + n;
+    m.off += n;
+    m.left--;
+    this.sentSinceTick = true;
+  }
+
+  /**
+   * Resolves once the output is below the busy limit again (or the
+   * connection is gone): what a suspended sender waits for.
+   */
+  drained(): Promise<void> {
+    if (!this.busy || !this.open) return Promise.resolve();
+    return this.drainPromise ??= new Promise<void>((r) => {
+      this.resolveDrain = r;
+    });
+  }
+
+  /** The output went below the busy limit (or the connection closed). */
+  private unbusy(): void {
+    this.busy = false;
+    const r = this.resolveDrain;
+    this.drainPromise = this.resolveDrain = undefined;
+    r?.();
+    if (this.outgoing.length > 0 && !this.pumping && this.open) {
+      this.pumping = true;
+      setImmediate(this.pumpNow);
+    }
   }
 
   /** After a packet is queued: flush at the end of this turn, or now if much is waiting. */
   private queued(): void {
     this.sentSinceTick = true;
-    if (this.w.pos - this.flushFrom >= FLUSH_AT) {
+    const pending = this.w.pos - this.flushFrom;
+    if (pending >= FLUSH_AT) {
       this.flush();
-    } else if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.flushNow);
+    } else {
+      if (!this.busy && this.inFlight + pending > this.limits.busyLimit) {
+        this.busy = true;
+      }
+      if (!this.scheduled) {
+        this.scheduled = true;
+        queueMicrotask(this.flushNow);
+      }
     }
   }
 
@@ -227,16 +409,20 @@ export class Connection {
    */
   send(from: Pid, to: Pid, message: unknown): void {
     if (!this.open || this.closing) return;
-    let ctl = this.sendControl;
-    if (ctl === undefined || this.sendFrom !== from || this.sendTo !== to) {
+    let prefix = this.sendControl;
+    if (prefix === undefined || this.sendFrom !== from || this.sendTo !== to) {
+      // Everything between the length and the message: the header and
+      // the control term.
       const tmp = new TermWriter(128);
-      tmp.writeVersioned(
-        this.senderFlag
-          ? tuple(OP.SEND_SENDER, from, to)
-          : tuple(OP.SEND, EMPTY_ATOM, to),
-      );
-      ctl = tmp.buf.slice(0, tmp.pos);
-      this.sendControl = ctl;
+      if (this.distHeader) tmp.bytes(DIST_HEADER);
+      else tmp.bytes(PASS_THROUGH);
+      const ctl = this.senderFlag
+        ? tuple(OP.SEND_SENDER, from, to)
+        : tuple(OP.SEND, EMPTY_ATOM, to);
+      if (this.distHeader) tmp.writeBare(ctl);
+      else tmp.writeVersioned(ctl);
+      prefix = tmp.buf.slice(0, tmp.pos);
+      this.sendControl = prefix;
       this.sendFrom = from;
       this.sendTo = to;
     }
@@ -244,18 +430,17 @@ export class Connection {
     if (w.buf.length - w.pos < 1024 && this.flushFrom > 0) this.rebase();
     const start = w.pos;
     try {
-      w.ensure(5 + ctl.length);
-      w.pos += 4;
-      w.buf[w.pos++] = 112;
-      w.buf.set(ctl, w.pos);
-      w.pos += ctl.length;
-      w.writeVersioned(message);
+      w.ensure(4 + prefix.length);
+      w.buf.set(prefix, start + 4);
+      w.pos = start + 4 + prefix.length;
+      if (this.distHeader) w.writeBare(message);
+      else w.writeVersioned(message);
+      this.finish(start);
     } catch (e) {
       w.reset();
       w.pos = start;
       throw e;
     }
-    w.u32At(start, w.pos - start - 4);
     this.queued();
   }
 
@@ -389,9 +574,20 @@ export class Connection {
     }
     const slab = this.slab;
     slab.writes++;
+    const size = w.pos - this.flushFrom;
+    this.inFlight += size;
+    if (this.inFlight > this.limits.busyLimit) {
+      this.busy = true;
+      if (this.inFlight > this.limits.maxOutputBuffer) {
+        this.destroy(
+          `output buffer over maxOutputBuffer (${this.limits.maxOutputBuffer} bytes): the peer does not read`,
+        );
+        return;
+      }
+    }
     this.socket.write(
       w.buf.subarray(this.flushFrom, w.pos),
-      () => this.written(slab),
+      () => this.written(slab, size),
     );
     if (w.buf.length - w.pos < 64 * 1024) {
       // The written region now belongs to the socket; start a new slab.
@@ -423,8 +619,13 @@ export class Connection {
     if (slab.writes === 0) this.recycle(slab.buf);
   }
 
-  private written(slab: Slab): void {
+  private written(slab: Slab, size: number): void {
     if (--slab.writes === 0 && slab.retired) this.recycle(slab.buf);
+    this.inFlight -= size;
+    if (
+      this.busy &&
+      this.inFlight + this.w.pos - this.flushFrom <= this.limits.busyLimit
+    ) this.unbusy();
   }
 
   private recycle(buf: Uint8Array): void {
@@ -467,6 +668,8 @@ export class Connection {
   private onClose(): void {
     if (!this.open) return;
     this.open = false;
+    this.outgoing.length = 0;
+    this.unbusy();
     try {
       this.handler.closed(
         this,
@@ -583,19 +786,53 @@ export class Connection {
     start: number,
     end: number,
   ): boolean {
-    if (buf[start] !== 112) {
-      this.destroy(
-        `protocol error: packet starts with ${
-          buf[start]
-        }, expected 112 (pass-through); noderl does not use the atom cache`,
-      );
-      return false;
+    const b0 = buf[start], b1 = buf[start + 1];
+    if (b0 === 112) return this.decodeBody(buf, dv, start + 1, end, false);
+    if (b0 === 131 && b1 === 68 && end - start >= 3) {
+      if (buf[start + 2] !== 0) {
+        this.destroy(
+          "protocol error: a distribution header with atom cache references (noderl does not negotiate the atom cache)",
+        );
+        return false;
+      }
+      return this.decodeBody(buf, dv, start + 3, end, true);
     }
+    if (b0 === 131 && (b1 === 69 || b1 === 70)) {
+      let whole: Uint8Array | undefined;
+      try {
+        whole = this.reassembly.take(buf, start, end);
+      } catch (e) {
+        this.destroy(`protocol error: ${(e as Error).message}`);
+        return false;
+      }
+      return whole === undefined ||
+        this.decodeBody(whole, undefined, 0, whole.length, true);
+    }
+    this.destroy(
+      `protocol error: packet starts with ${b0}${
+        b0 === 131 ? `, ${b1}` : ""
+      }, expected 112 (pass-through) or 131, 68..70 (distribution header)`,
+    );
+    return false;
+  }
+
+  /**
+   * Decodes the control term (and the message, if any) in `buf[start,
+   * end)` — with version bytes, or `bare` after a distribution header —
+   * and hands them to the handler.
+   */
+  private decodeBody(
+    buf: Uint8Array,
+    dv: DataView | undefined,
+    start: number,
+    end: number,
+    bare: boolean,
+  ): boolean {
     let control: unknown, message: unknown = NO_MESSAGE;
     const r = this.reader;
     r.buf = buf;
     r.end = end;
-    r.pos = start + 1;
+    r.pos = start;
     try {
       // A run of messages between the same two processes repeats the same
       // control bytes: recognise them instead of decoding them again. (A
@@ -612,14 +849,14 @@ export class Connection {
         }
       } else {
         const at = r.pos;
-        control = r.readVersioned();
+        control = bare ? r.readBare() : r.readVersioned();
         if (r.pos - at <= 256) {
           this.lastControlBytes = buf.slice(at, r.pos);
           this.lastControlWords = NO_WORDS;
           this.lastControl = control;
         }
       }
-      if (r.pos < end) message = r.readVersioned();
+      if (r.pos < end) message = bare ? r.readBare() : r.readVersioned();
       if (r.pos !== end) {
         throw new TermDecodeError("bytes left over after the message", r.pos);
       }

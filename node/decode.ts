@@ -168,6 +168,14 @@ export class TermReader {
     if (this.pos < this.end && this.buf[this.pos] === 80) {
       return this.readCompressed();
     }
+    return this.readBare();
+  }
+
+  /**
+   * Reads one term with no version byte, as terms follow a distribution
+   * header; stack exhaustion becomes a TermDecodeError.
+   */
+  readBare(): unknown {
     try {
       return this.readTerm();
     } catch (e) {

@@ -152,6 +152,14 @@ export class TermWriter {
   writeVersioned(term: unknown): void {
     this.ensure(1);
     this.buf[this.pos++] = 131;
+    this.writeBare(term);
+  }
+
+  /**
+   * Writes one term with no version byte, as terms follow a distribution
+   * header; stack exhaustion becomes a TermEncodeError.
+   */
+  writeBare(term: unknown): void {
     try {
       this.writeTerm(term);
     } catch (e) {

@@ -103,10 +103,34 @@ export interface NodeOptions {
    */
   connectTimeoutMs?: number;
   /**
-   * Largest distribution packet accepted, in bytes.
+   * Largest distribution packet accepted, in bytes. Peers that take
+   * fragments (noderl, OTP 22+) never send packets larger than 64 KiB and a
+   * bit; this bounds what other peers may send in one piece.
    * @default {134217728} (128 MiB)
    */
   maxPacketSize?: number;
+  /**
+   * Largest message sent or received (in fragments), in bytes: a bigger one
+   * is refused with a RangeError at `send`, or closes a connection that
+   * delivers it.
+   * @default {1073741824} (1 GiB)
+   */
+  maxMessageSize?: number;
+  /**
+   * Output queued on a connection (encoded, not yet taken by the operating
+   * system), in bytes, past which the connection is busy: a process that
+   * sends on it is suspended — its next `receive`, `sleep` or call waits —
+   * until the output drains, as the BEAM's `dist_buf_busy_limit` (`+zdbbl`).
+   * @default {1048576} (1 MiB)
+   */
+  distBufBusyLimit?: number;
+  /**
+   * Output queued on a connection past which it is closed: a peer that
+   * does not read while senders that cannot be suspended (code that never
+   * awaits) go on sending. Suspended processes never reach it.
+   * @default {1073741824} (1 GiB)
+   */
+  maxOutputBuffer?: number;
   /** Where this node's group leader writes. When absent: standard output. */
   stdout?: (text: string) => void;
   /** Where the node reports problems. When absent: standard error, prefixed. */
@@ -150,6 +174,9 @@ function checkOptions(o: NodeOptions): void {
   check("tickTime", 0.05, 86400, "a number of seconds");
   check("connectTimeoutMs", 1, 0x7fffffff, "a number of milliseconds");
   check("maxPacketSize", 1024, 2 ** 32 - 1, "a number of bytes");
+  check("maxMessageSize", 1024, 2 ** 32 - 1, "a number of bytes");
+  check("distBufBusyLimit", 1024, 2 ** 32 - 1, "a number of bytes");
+  check("maxOutputBuffer", 1024, 2 ** 48, "a number of bytes");
 }
 
 /** Events a node emits. */
@@ -269,7 +296,12 @@ export class Node extends EventEmitter {
       registryPort: init.registryPort,
       connectTimeoutMs: options.connectTimeoutMs ?? 7000,
       tickTime: options.tickTime ?? 60,
-      maxPacketSize: options.maxPacketSize ?? 128 * 1024 * 1024,
+      limits: {
+        maxPacketSize: options.maxPacketSize ?? 128 * 1024 * 1024,
+        busyLimit: options.distBufBusyLimit ?? 1024 * 1024,
+        maxOutputBuffer: options.maxOutputBuffer ?? 1024 * 1024 * 1024,
+        maxMessageSize: options.maxMessageSize ?? 1024 * 1024 * 1024,
+      },
     });
 
     // The I/O server first: every other process's group leader.
@@ -658,8 +690,12 @@ export class Node extends EventEmitter {
         return;
       }
       const c = this.net.connection(dest.node);
-      if (c !== undefined) c.send(from.pid, dest, message);
-      else this.net.toNode(dest.node, (c) => c.send(from.pid, dest, message));
+      if (c !== undefined) {
+        c.send(from.pid, dest, message);
+        if (c.busy) this.suspend(from, c);
+      } else {
+        this.net.toNode(dest.node, (c) => c.send(from.pid, dest, message));
+      }
       return;
     }
     if (typeof dest === "string" || dest instanceof Atom) {
@@ -684,7 +720,10 @@ export class Node extends EventEmitter {
         if (p) this.deliverProcess(p, message);
       } else {
         const nameAtom = name instanceof Atom ? name : Atom.of(String(name));
-        this.net.toNode(n, (c) => c.regSend(from.pid, nameAtom, message));
+        this.net.toNode(n, (c) => {
+          c.regSend(from.pid, nameAtom, message);
+          if (c.busy) this.suspend(from, c);
+        });
       }
       return;
     }
@@ -693,6 +732,18 @@ export class Node extends EventEmitter {
         String(dest)
       }: a destination is a Pid, a registered name, [name, node] or an alias Ref`,
     );
+  }
+
+  /**
+   * `from` sent on a busy connection: it is suspended (its next receive,
+   * sleep or call waits) until the connection's output drains, as the BEAM
+   * suspends a process on a busy distribution port.
+   */
+  private suspend(from: Process, c: Connection): void {
+    if (from.suspended !== undefined || from.handler !== undefined) return;
+    from.suspended = c.drained().then(() => {
+      from.suspended = undefined;
+    });
   }
 
   /**
@@ -1109,7 +1160,13 @@ export class Node extends EventEmitter {
         ),
       );
     }
-    return this.calls.call(from, target, request, { ...options, timeoutMs });
+    const opts = { ...options, timeoutMs };
+    if (from.suspended !== undefined) {
+      return from.suspended.then(() =>
+        this.calls.call(from, target, request, opts)
+      );
+    }
+    return this.calls.call(from, target, request, opts);
   }
 
   /** Answers a `$gen_call`: `from` is the `{Pid, Tag}` the request carried. */

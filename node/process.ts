@@ -75,6 +75,11 @@ export class Process {
   owner: object | undefined;
   /** A label for error messages, e.g. the function's name. */
   label: string | undefined;
+  /**
+   * Set while the process is suspended because it sent on a busy
+   * connection: its next `receive` (and `sleep`, call) waits for this.
+   */
+  suspended: Promise<void> | undefined;
 
   private queue: unknown[] = [];
   private head = 0;
@@ -183,6 +188,10 @@ export class Process {
     matcher?: (m: unknown) => boolean,
     timeoutMs?: number,
   ): Promise<unknown> {
+    if (this.suspended !== undefined) {
+      // Sent on a busy connection: run again once it has drained.
+      return this.suspended.then(() => this.receive(matcher, timeoutMs));
+    }
     if (!this.alive) {
       return Promise.reject(
         new ExitError(this.exitReason, `${this.pid} cannot receive`),

@@ -321,6 +321,14 @@ export function sleep(ms: number): Promise<void> {
       ),
     );
   }
+  const p = processContext.getStore();
+  if (p?.suspended !== undefined) {
+    // Sent on a busy connection: sleep once it has drained.
+    return p.suspended.then(() => sleep(ms));
+  }
   if (ms === Infinity) return new Promise<void>(() => {});
+  // sleep(0) yields to the event loop: setImmediate costs microseconds
+  // where a zero timer costs a millisecond (two on Deno).
+  if (ms === 0) return new Promise<void>((resolve) => setImmediate(resolve));
   return new Promise<void>((resolve) => setTimeout(resolve, ms));
 }
