@@ -13,8 +13,8 @@ import { startRegistry } from "./registry.ts";
 import { startPeers } from "./peer.ts";
 import type { Registry } from "./registry.ts";
 import { type Node, startNode } from "./node.ts";
-import { receive, register, send, sleep } from "./process_api.ts";
-import { atom, Pid, Tuple, tuple } from "./terms.ts";
+import { receive, send, sleep } from "./process_api.ts";
+import { atom, Pid, type Tuple, tuple } from "./terms.ts";
 import { encode } from "./encode.ts";
 import {
   handshakenPeer,
