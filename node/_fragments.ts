@@ -20,6 +20,11 @@ const MAX_SEQUENCES = 1024;
 interface Sequence {
   /** The FragId the next fragment must carry. */
   next: number;
+  /**
+   * The data so far: views into the connection's read chunks, which are
+   * fresh for every read and never reused, so no copy is needed until the
+   * message is whole.
+   */
   chunks: Uint8Array[];
   size: number;
 }
@@ -86,14 +91,12 @@ export class Reassembly {
         `fragmented messages over maxMessageSize (${this.maxBytes} bytes)`,
       );
     }
-    // The chunk is a view into the connection's read buffer: keep a copy.
-    s.chunks.push(data.slice());
+    s.chunks.push(data);
     s.size += data.length;
     s.next--;
     if (s.next > 0) return undefined;
     this.sequences.delete(key);
     this.held -= s.size;
-    if (s.chunks.length === 1) return s.chunks[0];
     const whole = new Uint8Array(s.size);
     let p = 0;
     for (const c of s.chunks) {

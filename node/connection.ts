@@ -108,9 +108,6 @@ export interface ConnectionLimits {
   maxMessageSize: number;
 }
 
-/** Fragments written per event-loop turn while a large message is sent. */
-const FRAGMENTS_PER_TURN = 4;
-
 /** A large message on its way out in fragments. */
 interface Outgoing {
   seq: number;
@@ -313,21 +310,29 @@ export class Connection {
   }
 
   /**
-   * Writes a few fragments of the large messages in progress (taking
-   * turns), then yields to the event loop, so that other messages, ticks
-   * and incoming traffic go on meanwhile; waits while the output is busy.
+   * Writes fragments of the large messages in progress (taking turns) up
+   * to the busy limit, then yields to the event loop, so that other
+   * messages, ticks and incoming traffic go on meanwhile; waits while the
+   * output is busy.
    */
   private pump(): void {
     this.pumping = false;
     if (!this.open || this.closing) return;
-    for (let i = 0; i < FRAGMENTS_PER_TURN; i++) {
-      const m = this.outgoing.shift();
-      if (m === undefined) break;
+    const limit = this.limits.busyLimit;
+    // One writev for the whole batch.
+    this.socket.cork();
+    while (
+      this.outgoing.length > 0 &&
+      this.inFlight + this.w.pos - this.flushFrom < limit
+    ) {
+      const m = this.outgoing.shift()!;
       this.writeFragment(m);
       if (m.left > 0) this.outgoing.push(m);
-      if (this.busy) break;
     }
     this.flush();
+    this.socket.uncork();
+    if (this.inFlight >= limit) this.busy = true;
+    // More to send: next turn if the output has room, else once it drains.
     if (this.outgoing.length > 0 && !this.busy) {
       this.pumping = true;
       setImmediate(this.pumpNow);
@@ -337,11 +342,10 @@ export class Connection {
   /** Writes the next fragment of `m`: `131, 69|70, SeqId:64, FragId:64, [0,] data`. */
   private writeFragment(m: Outgoing): void {
     const w = this.w;
-    if (w.buf.length - w.pos < 1024 && this.flushFrom > 0) this.rebase();
     const first = m.off === 0;
     const n = Math.min(FRAGMENT_SIZE, m.body.length - m.off);
     const head = first ? 19 : 18;
-    w.ensure(4 + head + n);
+    if (w.buf.length - w.pos < 4 + head) this.flush();
     const b = w.buf, start = w.pos;
     w.u32At(start, head + n);
     let p = start + 4;
@@ -353,11 +357,24 @@ export class Connection {
     w.u32At(p + 12, m.left);
     p += 16;
     if (first) b[p++] = 0;
-    b.set(m.body.subarray(m.off, m.off + n), p);
-    w.pos = p + n;
+    w.pos = p;
+    // The header goes from the slab; the data straight from the message's
+    // own buffer (it never changes once encoded): no copy.
+    this.flush();
+    const data = m.body.subarray(m.off, m.off + n);
+    this.inFlight += n;
+    this.socket.write(data, () => this.dataWritten(n));
     m.off += n;
     m.left--;
     this.sentSinceTick = true;
+  }
+
+  private dataWritten(n: number): void {
+    this.inFlight -= n;
+    if (
+      this.busy &&
+      this.inFlight + this.w.pos - this.flushFrom < this.limits.busyLimit
+    ) this.unbusy();
   }
 
   /**
@@ -390,7 +407,7 @@ export class Connection {
     if (pending >= FLUSH_AT) {
       this.flush();
     } else {
-      if (!this.busy && this.inFlight + pending > this.limits.busyLimit) {
+      if (!this.busy && this.inFlight + pending >= this.limits.busyLimit) {
         this.busy = true;
       }
       if (!this.scheduled) {
@@ -576,7 +593,7 @@ export class Connection {
     slab.writes++;
     const size = w.pos - this.flushFrom;
     this.inFlight += size;
-    if (this.inFlight > this.limits.busyLimit) {
+    if (this.inFlight >= this.limits.busyLimit) {
       this.busy = true;
       if (this.inFlight > this.limits.maxOutputBuffer) {
         this.destroy(
@@ -624,7 +641,7 @@ export class Connection {
     this.inFlight -= size;
     if (
       this.busy &&
-      this.inFlight + this.w.pos - this.flushFrom <= this.limits.busyLimit
+      this.inFlight + this.w.pos - this.flushFrom < this.limits.busyLimit
     ) this.unbusy();
   }
 
@@ -805,8 +822,13 @@ export class Connection {
         this.destroy(`protocol error: ${(e as Error).message}`);
         return false;
       }
-      return whole === undefined ||
-        this.decodeBody(whole, undefined, 0, whole.length, true);
+      if (whole === undefined) return true;
+      this.reader.owned = true;
+      try {
+        return this.decodeBody(whole, undefined, 0, whole.length, true);
+      } finally {
+        this.reader.owned = false;
+      }
     }
     this.destroy(
       `protocol error: packet starts with ${b0}${

@@ -52,6 +52,11 @@ const latin1Slice = (nodeBuffer.Buffer?.prototype as unknown as {
 
 // Up to this many bytes, text is built in JS; beyond, TextDecoder is faster.
 const SHORT_TEXT = 24;
+/**
+ * Binaries longer than this always decode to a Uint8Array: V8's strings
+ * hold at most 2^29 - 24 UTF-16 units.
+ */
+const MAX_TEXT = (1 << 29) - 24;
 
 // Floats are read through this scratch pair (a DataView on the input would
 // force small on-heap buffers to materialize an ArrayBuffer).
@@ -140,6 +145,11 @@ export class TermReader {
   buf: Uint8Array;
   pos: number;
   end: number;
+  /**
+   * Set when `buf` belongs to the decoded term alone (a reassembled
+   * message): large binaries are then views into it, not copies.
+   */
+  owned = false;
   private depth = 0;
   private readonly maxDepth: number;
   private readonly maxUncompressed: number;
@@ -589,6 +599,10 @@ export class TermReader {
   private binaryValue(n: number): string | Uint8Array {
     const b = this.buf, p = this.pos;
     this.pos = p + n;
+    if (n > MAX_TEXT) {
+      // Longer than a JavaScript string can be: bytes, whatever they hold.
+      return this.owned ? b.subarray(p, p + n) : copyBytes(b, p, p + n);
+    }
     if (n <= SHORT_TEXT) {
       let or = 0;
       for (let i = 0; i < n; i++) or |= b[p + i];
@@ -603,7 +617,9 @@ export class TermReader {
     }
     if (validUtf8(sub)) return utf8Lenient.decode(sub);
     // An exact copy: decoded data is often kept, and a view into a shared
-    // slab would keep the whole slab alive.
+    // slab would keep the whole slab alive — unless the buffer is this
+    // message's own and the binary is large.
+    if (this.owned && n >= 65536) return sub;
     return copyBytes(b, p, p + n);
   }
 

@@ -104,6 +104,11 @@ export class TermWriter {
   protected grow(need: number): void {
     let size = Math.max(this.buf.length * 2, 64);
     while (size < need) size *= 2;
+    // A large need (a big binary, a long string) gets what it needs and an
+    // eighth more, not the next power of two: no 128 MB for 65 MB.
+    if (need > 8 * 1024 * 1024) {
+      size = Math.min(size, need + (need >>> 3));
+    }
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.pos));
     this.buf = next;

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every noderl figure beside the BEAM's, measured in the
  * same run, with ratios. `--only NAME` runs one suite (codec, registry,
- * transport, tasks).
+ * transport, tasks, large).
  *
  * @module
  */
@@ -9,6 +9,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { report } from "./_bench.ts";
 import { benchCodec } from "./bench_codec.ts";
+import { benchLarge } from "./bench_large.ts";
 import { benchRegistry } from "./bench_registry.ts";
 import { benchTasks } from "./bench_tasks.ts";
 import { benchTransport } from "./bench_transport.ts";
@@ -21,6 +22,7 @@ const suites: Record<
   registry: benchRegistry,
   transport: benchTransport,
   tasks: benchTasks,
+  large: benchLarge,
 };
 
 const { values } = parseArgs({

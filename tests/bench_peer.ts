@@ -123,6 +123,43 @@ node.defineModule("Bench", {
       server.unref();
     });
   },
+  // A message of `size` bytes to a sink on `peer` while another process
+  // pings an echo there: [ping p50 µs, ping p99 µs, pings, ms to deliver,
+  // ms send blocked the caller].
+  async big_ping(peer: Atom, size: number) {
+    const me = self();
+    const node = currentNode();
+    const sink = await node.spawnRemote(String(peer), "Bench", "sink", [1, me]);
+    const echo = await node.spawnRemote(String(peer), "Bench", "echo", []);
+    const times: number[] = [];
+    let done = false;
+    const pinger = node.spawn(async () => {
+      const p = self();
+      while (!done) {
+        const t = performance.now();
+        send(echo, tuple(p, times.length));
+        await receive();
+        times.push((performance.now() - t) * 1000);
+      }
+      send(me, STOP);
+    });
+    while (times.length < 20) await yieldNow(); // the pinger is going
+    times.length = 0;
+    const big = new Uint8Array(size).fill(255);
+    const t0 = performance.now();
+    send(sink, tuple(MSG, big));
+    const blocked = performance.now() - t0;
+    await receive((m) => m instanceof Tuple && m[0] === DONE);
+    const total = performance.now() - t0;
+    done = true;
+    await receive((m) => m === STOP);
+    send(echo, STOP);
+    const sorted = [...times].sort((a, b) => a - b);
+    const at = (q: number) =>
+      sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] ?? 0;
+    void pinger;
+    return [at(0.5), at(0.99), sorted.length, total, blocked];
+  },
   bare_pingpong(port: number, n: number) {
     return new Promise<number>((resolve) => {
       const s = createConnection({ port, host: "127.0.0.1" });
