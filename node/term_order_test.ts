@@ -15,7 +15,7 @@ import {
   tuple,
 } from "./terms.ts";
 
-const sorted = (xs: unknown[], exact = false) =>
+const sorted = <T>(xs: T[], exact = false): T[] =>
   [...xs].sort((a, b) => compareTerms(a, b, { exact }));
 const text = (xs: unknown[]) => xs.map((x) => formatTerm(x)).join(" ");
 
