@@ -166,6 +166,32 @@ export function beamDir(): string {
   return dir.beam;
 }
 
+const elixirBuilds: BeamTempDir[] = [];
+
+/**
+ * Compiles the `.ex` files of `srcDir` (e.g. `tests/beam/kv`) with the
+ * `elixirc` of the BEAM under test; returns the directory of the `.beam`
+ * files as the BEAM sees it (for {@linkcode startBeamNode}'s `paths`).
+ * Removed when the process exits.
+ */
+export function compileElixir(srcDir: string): string {
+  const dir = beamTempDir("noderl-ex-");
+  elixirBuilds.push(dir);
+  const names = readdirSync(srcDir).filter((f) => f.endsWith(".ex")).sort();
+  mkdirSync(join(dir.host, "src"));
+  for (const f of names) {
+    copyFileSync(join(srcDir, f), join(dir.host, "src", f));
+  }
+  const [cmd, args] = beamCommand("elixirc", [
+    "--ignore-module-conflict",
+    "-o",
+    dir.beam,
+    ...names.map((f) => `${dir.beam}/src/${f}`),
+  ]);
+  execFileSync(cmd, args, { stdio: "pipe", env: { ...process.env } });
+  return dir.beam;
+}
+
 /** The path, as the BEAM sees it, of a helper file of `tests/beam/` (e.g. `noderl_tasks.ex`). */
 export function beamHelper(name: string): string {
   return `${beamDir()}/${name}`;
@@ -177,6 +203,7 @@ const children = new Set<import("node:child_process").ChildProcess>();
 process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
   compiled?.remove();
+  for (const d of elixirBuilds) d.remove();
 });
 
 /** Result of {@linkcode runErl}. */
@@ -266,8 +293,11 @@ export async function startBeamNode(options: {
   cookie: string;
   registryPort: number;
   elixir?: string;
+  /** More code paths (`-pa`), as the BEAM sees them. */
+  paths?: string[];
   timeoutMs?: number;
 }): Promise<BeamNode> {
+  const pa = [beamDir(), ...(options.paths ?? [])];
   const env = { ...process.env, ERL_EPMD_PORT: String(options.registryPort) };
   const child = options.elixir !== undefined
     ? spawn(
@@ -277,7 +307,7 @@ export async function startBeamNode(options: {
         "--cookie",
         options.cookie,
         "--erl",
-        `-start_epmd false -pa ${beamDir()}`,
+        `-start_epmd false -pa ${pa.join(" ")}`,
         "-e",
         `${options.elixir}\nIO.puts("ready #{node()}")\nProcess.sleep(:infinity)`,
       ]),
@@ -293,7 +323,7 @@ export async function startBeamNode(options: {
         "-start_epmd",
         "false",
         "-pa",
-        beamDir(),
+        ...pa,
         "-eval",
         "noderl_peer:ready().",
       ]),
