@@ -91,8 +91,7 @@ export const otpRelease: string | undefined = (() => {
           encoding: "utf8",
         }).trim(),
       ),
-      "..",
-      "..",
+      "..", // …/lib/erlang/bin/erl → …/lib/erlang
     )
     : join(beamRoot, "usr", "lib", "erlang");
   try {

@@ -9,8 +9,29 @@ import { join } from "node:path";
 import { decode } from "../node/decode.ts";
 import { compareTerms } from "../node/term_order.ts";
 import { formatTerm } from "../node/format.ts";
+import { Atom, Fun, ImproperList } from "../node/terms.ts";
 import { beamTempDir, noErl, otpRelease, runErl } from "./_beam.ts";
 import { test } from "./_tags.ts";
+
+/** True when `t` holds a map with two or more atom keys, at any depth. */
+function hasAtomKeyedMap(t: unknown): boolean {
+  if (t instanceof Map) {
+    let atoms = 0;
+    for (const [k, v] of t) {
+      if (
+        k instanceof Atom || k === null || typeof k === "boolean"
+      ) atoms++;
+      if (atoms > 1 || hasAtomKeyedMap(k) || hasAtomKeyedMap(v)) return true;
+    }
+    return false;
+  }
+  if (Array.isArray(t)) return t.some(hasAtomKeyedMap);
+  if (t instanceof ImproperList) {
+    return t.items.some(hasAtomKeyedMap) || hasAtomKeyedMap(t.tail);
+  }
+  if (t instanceof Fun) return t.freeVars.some(hasAtomKeyedMap);
+  return false;
+}
 
 function split(buf: Uint8Array): Uint8Array[] {
   const out: Uint8Array[] = [];
@@ -52,12 +73,20 @@ test(
         return i < 0 ? "" : `seed ${seed}: at ${i}: ours ${x[i]}, BEAM ${y[i]}`;
       };
       assert.equal(firstDiff(ours, byTerm), "", "term order");
-      // Before OTP 27, -0.0 =:= 0.0; noderl orders -0.0 first, as OTP 27+.
-      const negZero = new Set(
-        indices.filter((i) => /-0\.0\b/.test(formatTerm(terms[i - 1]))),
+      // Left out of the map-key order check, where the oracle cannot see:
+      // before OTP 27, -0.0 =:= 0.0 (noderl orders -0.0 first, as OTP 27+);
+      // from OTP 26, cmp_term compares two maps key by key in their internal
+      // order, which puts atom keys in atom-table order, not text order
+      // (`<` and lists:sort, checked above on every term, keep term order).
+      const otp = Number(otpRelease);
+      const blind = new Set(
+        indices.filter((i) =>
+          (otp < 27 && /-0\.0\b/.test(formatTerm(terms[i - 1]))) ||
+          (otp >= 26 && hasAtomKeyedMap(terms[i - 1]))
+        ),
       );
-      const comparable = (xs: number[]) =>
-        Number(otpRelease) >= 27 ? xs : xs.filter((i) => !negZero.has(i));
+      const comparable = (xs: number[]) => xs.filter((i) => !blind.has(i));
+      assert.ok(blind.size < indices.length / 5, `${blind.size} left out`);
       assert.equal(
         firstDiff(comparable(oursExact), comparable(byExact)),
         "",
