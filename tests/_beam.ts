@@ -15,16 +15,20 @@
  * @module
  */
 import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   copyFileSync,
   existsSync,
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  readFileSync,
+  renameSync,
   rmSync,
+  writeFileSync,
 } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import process from "node:process";
 
@@ -137,58 +141,97 @@ export function beamTempDir(prefix: string): BeamTempDir {
   };
 }
 
-let compiled: BeamTempDir | undefined;
-
 /**
- * Compiles `tests/beam/*.erl` once per process with the BEAM under test,
- * next to copies of the `.ex` helpers; returns the `-pa` dir as the BEAM
- * sees it. Removed when the process exits.
+ * Builds `files` (host paths) once per version of their content and of
+ * the BEAM under test: `compile(dir)` fills a fresh directory with them
+ * (copied under `src/`), which then becomes `<tmp>/<prefix><hash>` (under
+ * the chroot's `/tmp`), shared by every later test process; a build that
+ * loses a race to another is dropped. Returns that directory as the BEAM
+ * sees it.
  */
-export function beamDir(): string {
-  if (compiled) return compiled.beam;
-  const dir = beamTempDir("noderl-beam-");
-  const src = join(here, "beam");
-  const names = readdirSync(src);
-  for (const f of names.filter((f) => f.endsWith(".ex"))) {
-    copyFileSync(join(src, f), join(dir.host, f));
+function cachedBuild(
+  prefix: string,
+  files: string[],
+  compile: (dir: BeamTempDir, sources: string[]) => void,
+): string {
+  const hash = createHash("sha256");
+  hash.update(`${beamRoot ?? "host"}\0${erlPath}\0${otpRelease}\0`);
+  for (const f of files) {
+    hash.update(`${basename(f)}\0`).update(readFileSync(f));
   }
-  const erls = names.filter((f) => f.endsWith(".erl"));
-  let files = erls.map((f) => join(src, f));
-  if (beamRoot !== undefined) {
+  const base = beamRoot === undefined ? tmpdir() : join(beamRoot, "tmp");
+  const final = join(base, `${prefix}${hash.digest("hex").slice(0, 16)}`);
+  const beamSide = beamRoot === undefined
+    ? final
+    : final.slice(beamRoot.length);
+  if (existsSync(join(final, ".built"))) return beamSide;
+  const dir = beamTempDir(`${prefix}build-`);
+  try {
     mkdirSync(join(dir.host, "src"));
-    for (const f of erls) copyFileSync(join(src, f), join(dir.host, "src", f));
-    files = erls.map((f) => `${dir.beam}/src/${f}`);
+    for (const f of files) copyFileSync(f, join(dir.host, "src", basename(f)));
+    compile(dir, files.map((f) => `${dir.beam}/src/${basename(f)}`));
+    writeFileSync(join(dir.host, ".built"), "");
+    try {
+      renameSync(dir.host, final);
+    } catch (e) {
+      if (!existsSync(join(final, ".built"))) throw e; // else: built meanwhile
+    }
+  } finally {
+    dir.remove();
   }
-  const [cmd, args] = beamCommand("erlc", ["-o", dir.beam, ...files]);
-  execFileSync(cmd, args, { stdio: "pipe" });
-  compiled = dir;
-  return dir.beam;
+  return beamSide;
 }
 
-const elixirBuilds: BeamTempDir[] = [];
+let compiled: string | undefined;
+
+/**
+ * Compiles `tests/beam/*.erl` with the BEAM under test, next to copies of
+ * the `.ex` helpers (once per version of them: see `cachedBuild`); returns
+ * the `-pa` dir as the BEAM sees it.
+ */
+export function beamDir(): string {
+  if (compiled) return compiled;
+  const src = join(here, "beam");
+  const names = readdirSync(src).sort();
+  const erls = names.filter((f) => f.endsWith(".erl"));
+  const exs = names.filter((f) => f.endsWith(".ex"));
+  compiled = cachedBuild(
+    "noderl-beam-",
+    [...erls, ...exs].map((f) => join(src, f)),
+    (dir, sources) => {
+      for (const f of exs) copyFileSync(join(src, f), join(dir.host, f));
+      const [cmd, args] = beamCommand("erlc", [
+        "-o",
+        dir.beam,
+        ...sources.filter((f) => f.endsWith(".erl")),
+      ]);
+      execFileSync(cmd, args, { stdio: "pipe" });
+    },
+  );
+  return compiled;
+}
 
 /**
  * Compiles the `.ex` files of `srcDir` (e.g. `tests/beam/kv`) with the
- * `elixirc` of the BEAM under test; returns the directory of the `.beam`
- * files as the BEAM sees it (for {@linkcode startBeamNode}'s `paths`).
- * Removed when the process exits.
+ * `elixirc` of the BEAM under test (once per version of them); returns the
+ * directory of the `.beam` files as the BEAM sees it (for
+ * {@linkcode startBeamNode}'s `paths`).
  */
 export function compileElixir(srcDir: string): string {
-  const dir = beamTempDir("noderl-ex-");
-  elixirBuilds.push(dir);
   const names = readdirSync(srcDir).filter((f) => f.endsWith(".ex")).sort();
-  mkdirSync(join(dir.host, "src"));
-  for (const f of names) {
-    copyFileSync(join(srcDir, f), join(dir.host, "src", f));
-  }
-  const [cmd, args] = beamCommand("elixirc", [
-    "--ignore-module-conflict",
-    "-o",
-    dir.beam,
-    ...names.map((f) => `${dir.beam}/src/${f}`),
-  ]);
-  execFileSync(cmd, args, { stdio: "pipe", env: { ...process.env } });
-  return dir.beam;
+  return cachedBuild(
+    "noderl-ex-",
+    names.map((f) => join(srcDir, f)),
+    (dir, sources) => {
+      const [cmd, args] = beamCommand("elixirc", [
+        "--ignore-module-conflict",
+        "-o",
+        dir.beam,
+        ...sources,
+      ]);
+      execFileSync(cmd, args, { stdio: "pipe" });
+    },
+  );
 }
 
 /** The path, as the BEAM sees it, of a helper file of `tests/beam/` (e.g. `noderl_tasks.ex`). */
@@ -197,12 +240,10 @@ export function beamHelper(name: string): string {
 }
 
 // Every BEAM process a test starts, killed by pid if the test process
-// exits first; the compiled helpers go too.
+// exits first.
 const children = new Set<import("node:child_process").ChildProcess>();
 process.on("exit", () => {
   for (const c of children) c.kill("SIGKILL");
-  compiled?.remove();
-  for (const d of elixirBuilds) d.remove();
 });
 
 /** Result of {@linkcode runErl}. */
