@@ -15,6 +15,9 @@ import {
   Ref,
   Tuple,
 } from "./terms.ts";
+import { compareTerms } from "./term_order.ts";
+
+const EXACT = { exact: true } as const;
 
 const PLAIN_ATOM = /^[a-z][a-zA-Z0-9_@]*$/;
 const RESERVED = new Set([
@@ -90,6 +93,8 @@ export interface FormatOptions {
 
 /**
  * Returns the Erlang text of a term: `{ok,<<"hi">>}`, `[1,2|t]`, `#{a => 1}`.
+ * Map keys print in the BEAM's term order (as `io:format("~kp")` prints
+ * them), whatever order the map arrived in.
  *
  * @example
  * ```ts
@@ -99,6 +104,10 @@ export interface FormatOptions {
  *
  * assert.equal(formatTerm(tuple(atom("ok"), "hi", [104, 105])), '{ok,<<"hi">>,"hi"}');
  * assert.equal(formatTerm(atom("Elixir.Kate")), "'Elixir.Kate'");
+ * assert.equal(
+ *   formatTerm(new Map<unknown, unknown>([[atom("b"), 1], ["k", 2], [atom("a"), 3], [1, 4]])),
+ *   '#{1 => 4,a => 3,b => 1,<<"k">> => 2}',
+ * );
  * ```
  */
 export function formatTerm(term: unknown, options: FormatOptions = {}): string {
@@ -111,7 +120,7 @@ export function formatTerm(term: unknown, options: FormatOptions = {}): string {
       case "bigint":
         return String(t);
       case "string":
-        return `<<"${escapeString(t)}">>`;
+        return t === "" ? "<<>>" : `<<"${escapeString(t)}">>`;
       case "boolean":
         return String(t);
       case "undefined":
@@ -128,11 +137,7 @@ export function formatTerm(term: unknown, options: FormatOptions = {}): string {
     }
     if (t instanceof Float) return floatText(t.value);
     if (t instanceof Uint8Array) return `<<${Array.from(t).join(",")}>>`;
-    if (t instanceof Map) {
-      return `#{${
-        Array.from(t, ([k, v]) => `${go(k)} => ${go(v)}`).join(",")
-      }}`;
-    }
+    if (t instanceof Map) return formatMap([...t]);
     if (t instanceof Pid) {
       return `<${t.node === local ? "0" : t.node}.${t.id}.${t.serial}>`;
     }
@@ -154,18 +159,24 @@ export function formatTerm(term: unknown, options: FormatOptions = {}): string {
     }
     if (t instanceof Error) return `<<"${escapeString(t.message)}">>`;
     if (typeof t === "object") {
-      return `#{${
-        Object.entries(t as Record<string, unknown>).map(([k, v]) =>
-          `${go(k)} => ${go(v)}`
-        ).join(",")
-      }}`;
+      return formatMap(Object.entries(t as Record<string, unknown>));
     }
     return String(t);
   };
+  // Keys in the BEAM's term order (map-key order: integers before floats),
+  // as `io:format("~kp")` prints them: the order a map arrives in is
+  // the sender's internal one, which OTP 26+ no longer sorts.
+  const formatMap = (entries: [unknown, unknown][]): string =>
+    `#{${
+      entries.sort((p, q) => compareTerms(p[0], q[0], EXACT)).map(([k, v]) =>
+        `${go(k)} => ${go(v)}`
+      ).join(",")
+    }}`;
   return go(term);
 }
 
 function floatText(v: number): string {
+  if (Object.is(v, -0)) return "-0.0";
   const s = String(v);
   if (/e/.test(s)) {
     const [m, e] = s.split("e");

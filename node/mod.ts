@@ -58,6 +58,7 @@ export {
   TimeoutError,
 } from "./errors.ts";
 export { type FormatOptions, formatTerm } from "./format.ts";
+export { type CompareOptions, compareTerms } from "./term_order.ts";
 export { chardataToString, ioLibFormat } from "./io_format.ts";
 export type { Process } from "./process.ts";
 export {

@@ -309,8 +309,29 @@ export class ExportFun {
 /**
  * A closure from the BEAM. noderl never runs code sent over the wire; a
  * `Fun` is kept whole so it can be sent back or passed on unchanged.
+ *
+ * Two funs are equal, as on the BEAM (`=:=`), when their module, index,
+ * uniq, arity and captured variables are: the creator {@linkcode Fun.pid}
+ * is not part of a fun's identity. It is therefore not an own property,
+ * and `assert.deepEqual` (which compares own properties) compares funs as
+ * the BEAM does. OTP 26 and later do not keep the creator at all: a fun
+ * sent to them comes back with `<their node.0.0>` as its pid.
+ *
+ * @example
+ * ```ts
+ * import { atom, Fun, Pid } from "./terms.ts";
+ * import assert from "node:assert/strict";
+ *
+ * const make = (creator: Pid) =>
+ *   new Fun(0, new Uint8Array(16), 0, atom("erl_eval"), 0, 42, creator, [1]);
+ * const a = make(new Pid("a@localhost", 85, 0, 1));
+ * const b = make(new Pid("b@localhost", 0, 0, 7));
+ * assert.deepEqual(a, b); // the same closure, made by different processes
+ * assert.equal(a.pid.node, "a@localhost");
+ * ```
  */
 export class Fun {
+  readonly #pid: Pid;
   constructor(
     /** The fun's arity. */
     readonly arity: number,
@@ -324,11 +345,17 @@ export class Fun {
     readonly oldIndex: number,
     /** Old uniq (an integer term). */
     readonly oldUniq: number,
-    /** The process that created the fun. */
-    readonly pid: Pid,
+    /** The process that created the fun (not part of its identity). */
+    pid: Pid,
     /** The captured variables. */
     readonly freeVars: readonly unknown[],
-  ) {}
+  ) {
+    this.#pid = pid;
+  }
+  /** The process that created the fun; not part of its identity (see {@linkcode Fun}). */
+  get pid(): Pid {
+    return this.#pid;
+  }
   /** As the BEAM prints it: `#Fun<erl_eval.42.3316493>`. */
   toString(): string {
     return `#Fun<${this.module.name}.${this.index}.${this.oldUniq}>`;

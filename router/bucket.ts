@@ -5,7 +5,8 @@
  */
 import type { Node } from "../node/node.ts";
 import { genCall, receive, reply } from "../node/process_api.ts";
-import { atom, type Pid, Tuple, tuple } from "../node/terms.ts";
+import { atom, Pid, Tuple, tuple } from "../node/terms.ts";
+import { formatTerm } from "../node/format.ts";
 
 const GET = atom("get"),
   PUT = atom("put"),
@@ -37,6 +38,38 @@ function start(node: Node): Pid {
         reply(m[1], tuple(atom("error"), atom("unknown_request")));
       }
     }
+  });
+}
+
+/** The module other nodes call to use a bucket: the guide's `KV.Bucket`. */
+export const BUCKET_MODULE = "Elixir.KV.Bucket";
+
+/**
+ * Defines `Elixir.KV.Bucket` on `node` — `get/2`, `put/3`, `delete/2` on a
+ * bucket of this node, as the guide's Agent-based module has them (`get`
+ * and `delete` give the value or `nil`) — so other nodes, Elixir ones
+ * included, can use noderl buckets by module/function/args.
+ */
+export function defineBucketModule(node: Node): void {
+  const local = (bucket: unknown): Pid => {
+    if (!(bucket instanceof Pid) || bucket.node !== node.name) {
+      throw new TypeError(
+        `KV.Bucket on ${node.name} takes a bucket pid of ${node.name}, got ${
+          formatTerm(bucket)
+        }: call KV.Bucket on the bucket's own node`,
+      );
+    }
+    return bucket;
+  };
+  node.defineModule(BUCKET_MODULE, {
+    get: async (bucket: unknown, key: string) =>
+      (await get(local(bucket), key)) ?? null,
+    put: async (bucket: unknown, key: string, value: unknown) => {
+      await put(local(bucket), key, value);
+      return OK;
+    },
+    delete: async (bucket: unknown, key: string) =>
+      (await del(local(bucket), key)) ?? null,
   });
 }
 

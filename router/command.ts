@@ -4,8 +4,10 @@
  *
  * @module
  */
+import { currentNode } from "../node/process_api.ts";
+import { formatTerm } from "../node/format.ts";
 import { atom, type Pid, Tuple } from "../node/terms.ts";
-import { Bucket } from "./bucket.ts";
+import { Bucket, BUCKET_MODULE } from "./bucket.ts";
 import { KV_REGISTRY } from "./kv_registry.ts";
 import { route } from "./router.ts";
 
@@ -55,9 +57,40 @@ async function lookup(bucket: string): Promise<Pid | undefined> {
 }
 
 /**
+ * Runs `KV.Bucket.fun(bucket, …args)` on the bucket's own node: a bucket
+ * here directly, any other (noderl's or an Elixir `Agent`) by
+ * module/function/args there, never by messages only noderl buckets know.
+ */
+async function onBucket(
+  bucket: Pid,
+  fun: "get" | "put" | "delete",
+  args: unknown[],
+): Promise<unknown> {
+  const node = currentNode();
+  if (bucket.node === node.name) {
+    if (fun === "get") return await Bucket.get(bucket, args[0] as string);
+    if (fun === "put") {
+      return await Bucket.put(bucket, args[0] as string, args[1]);
+    }
+    return await Bucket.delete(bucket, args[0] as string);
+  }
+  return await node.call(bucket.node, BUCKET_MODULE, fun, [bucket, ...args]);
+}
+
+/** A value as the guide's server prints it (`"#{value}"`: nil is empty). */
+function valueText(v: unknown): string {
+  if (v === undefined || v === null) return "";
+  if (v instanceof Uint8Array) return new TextDecoder().decode(v);
+  return typeof v === "string" ? v : formatTerm(v);
+}
+
+/**
  * Runs a command line and returns the reply text, each line ending in
- * `\r\n`: `OK`, a value then `OK`, `NOT FOUND`, `UNKNOWN COMMAND`. Routing
- * errors (no table entry, an unreachable owner) reply `ERROR: …`.
+ * `\r\n`: `OK`, a value then `OK`, `NOT FOUND`, `UNKNOWN COMMAND`. The
+ * bucket is looked up on the node that owns its name (by the router), and
+ * read or written on the node it lives on, by `KV.Bucket` there — so
+ * buckets of Elixir nodes work too. Routing errors (no table entry, an
+ * unreachable owner) reply `ERROR: …`.
  */
 export async function runCommand(line: string): Promise<string> {
   const c = parseCommand(line);
@@ -74,19 +107,19 @@ export async function runCommand(line: string): Promise<string> {
       case "get": {
         const b = await lookup(c.bucket);
         if (!b) return "NOT FOUND\r\n";
-        const v = await Bucket.get(b, c.key);
-        return `${v === undefined ? "" : String(v)}\r\nOK\r\n`;
+        const v = await onBucket(b, "get", [c.key]);
+        return `${valueText(v)}\r\nOK\r\n`;
       }
       case "put": {
         const b = await lookup(c.bucket);
         if (!b) return "NOT FOUND\r\n";
-        await Bucket.put(b, c.key, c.value);
+        await onBucket(b, "put", [c.key, c.value]);
         return "OK\r\n";
       }
       case "delete": {
         const b = await lookup(c.bucket);
         if (!b) return "NOT FOUND\r\n";
-        await Bucket.delete(b, c.key);
+        await onBucket(b, "delete", [c.key]);
         return "OK\r\n";
       }
     }

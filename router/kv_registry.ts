@@ -7,7 +7,7 @@
 import type { Node } from "../node/node.ts";
 import { genCall, monitor, receive, reply } from "../node/process_api.ts";
 import { type Atom, atom, type Pid, Ref, Tuple, tuple } from "../node/terms.ts";
-import { Bucket } from "./bucket.ts";
+import { Bucket, defineBucketModule } from "./bucket.ts";
 
 const LOOKUP = atom("lookup"),
   CREATE = atom("create"),
@@ -27,16 +27,17 @@ export interface KVRegistryOptions {
 
 /**
  * The KV registry: `start` one per node, then `lookup` and `create` buckets
- * by name. Starting it also defines the module `Elixir.KV.Registry` on the
- * node with `lookup/2` and `create/2`, so other nodes (and the router) can
- * apply them remotely by module/function/args.
+ * by name. Starting it also defines the modules `Elixir.KV.Registry`
+ * (`lookup/2`, `create/2`) and `Elixir.KV.Bucket` (`get/2`, `put/3`,
+ * `delete/2`) on the node, so other nodes (and the router) can apply them
+ * remotely by module/function/args.
  *
  * @example
  * ```ts
  * import { startRegistry } from "../node/registry.ts";
  * import { startNode } from "../node/node.ts";
  * import { KVRegistry } from "./kv_registry.ts";
- * import { Bucket } from "./bucket.ts";
+ * import { Bucket, defineBucketModule } from "./bucket.ts";
  * import { atom, Tuple } from "../node/terms.ts";
  * import assert from "node:assert/strict";
  *
@@ -93,6 +94,7 @@ export const KVRegistry: {
       }
     });
     node.register(name, pid);
+    defineBucketModule(node);
     node.defineModule("Elixir.KV.Registry", {
       lookup: (server: Atom | string | Pid, bucket: string) =>
         KVRegistry.lookup(server, bucket),

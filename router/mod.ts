@@ -5,7 +5,7 @@
  *
  * @module
  */
-export { Bucket } from "./bucket.ts";
+export { Bucket, BUCKET_MODULE, defineBucketModule } from "./bucket.ts";
 export {
   KV_REGISTRY,
   KVRegistry,

@@ -7,7 +7,7 @@
  */
 import type { Node } from "../node/node.ts";
 import { currentNode } from "../node/process_api.ts";
-import { Atom } from "../node/terms.ts";
+import { Atom, tuple } from "../node/terms.ts";
 import { Task, TaskSupervisor } from "../task/mod.ts";
 import { formatTable, parseTable, type RouteEntry } from "./table.ts";
 
@@ -101,9 +101,27 @@ export class Router {
   }
 }
 
+const RANGE_STRUCT = Atom.of("__struct__"),
+  RANGE = Atom.of("Elixir.Range"),
+  FIRST = Atom.of("first"),
+  LAST = Atom.of("last"),
+  STEP = Atom.of("step");
+
+/** `first..last` as Elixir sends it: the map of a `%Range{step: 1}` struct. */
+function rangeTerm(first: number, last: number): Map<Atom, unknown> {
+  return new Map<Atom, unknown>([
+    [FIRST, first],
+    [LAST, last],
+    [STEP, 1],
+    [RANGE_STRUCT, RANGE],
+  ]);
+}
+
 /**
  * Starts routing on `node`: a Task.Supervisor for forwarded requests and the
- * module `Elixir.KV.Router` (with `route/4`) that other nodes call.
+ * module `Elixir.KV.Router` that other nodes call: `route/4`, and `table/0`
+ * in the guide's shape, `[{?a..?m, :"foo@host"}, …]` (each range an Elixir
+ * `Range` struct), so an Elixir router can read it.
  *
  * @example
  * ```ts
@@ -140,7 +158,8 @@ export async function startRouter(
       fun: Atom,
       args: unknown[],
     ) => router.route(bucket, mod, fun, Array.isArray(args) ? args : []),
-    table: () => router.table.map((e) => [e.from, e.to, Atom.of(e.node)]),
+    table: () =>
+      router.table.map((e) => tuple(rangeTerm(e.from, e.to), Atom.of(e.node))),
   });
   routers.set(node, router);
   return router;

@@ -89,6 +89,12 @@ export interface TaskSupervisorOptions {
   /** Default 5. */
   maxSeconds?: number;
   /**
+   * The restart of tasks started without one (`startChild` with no
+   * `restart`, Elixir's `start_child` with none), as the `restart:` option
+   * of Elixir's `Task.Supervisor.start_link`. Default `"temporary"`.
+   */
+  restart?: Restart;
+  /**
    * Link the supervisor to the calling process. Default: true inside a
    * process (a parent supervisor), false outside any.
    */
@@ -148,6 +154,8 @@ interface ChildRec {
 const servers = new WeakMap<Process, TaskSupervisorServer>();
 const withModule = new WeakSet<Node>();
 
+const RESTART = Atom.of("restart");
+
 const isTuple = (m: unknown, tag: unknown, size: number): m is Tuple =>
   m instanceof Tuple && m.length === size && m[0] === tag;
 
@@ -195,6 +203,8 @@ function runMfa(node: Node, mfa: unknown): unknown {
 class TaskSupervisorServer {
   readonly children = new Map<string, ChildRec>();
   private restarts: number[] = [];
+  /** The restart of tasks started without one. */
+  defaultRestart: Restart = "temporary";
   private stopping = false;
   private readonly downs = new Map<string, (reason: unknown) => void>();
 
@@ -313,12 +323,21 @@ class TaskSupervisorServer {
     restart: unknown,
     shutdown: unknown,
   ): unknown {
+    const unset = restart === null || restart === undefined;
+    // Elixir 1.18's start_child first asks with no restart and `[Owner,
+    // monitor]`; a supervisor whose default is not temporary answers
+    // {restart, Default} and the caller asks again with it.
+    if (unset && this.defaultRestart !== "temporary") {
+      if (Array.isArray(args) && args.length === 2) {
+        return tuple(RESTART, Atom.of(this.defaultRestart));
+      }
+    }
     const no = this.refusal();
     if (no !== undefined) return tuple(A.error, no);
     if (!Array.isArray(args)) return tuple(A.error, Atom.of("badarg"));
     let r: Restart, s: Shutdown;
     try {
-      r = restartOf(restart);
+      r = unset ? this.defaultRestart : restartOf(restart);
       s = shutdownOf(shutdown);
     } catch {
       return tuple(A.error, Atom.of("badarg"));
@@ -862,6 +881,7 @@ export class TaskSupervisor {
       maxSeconds,
       link ? caller.pid : undefined,
     );
+    server.defaultRestart = restartOf(options.restart);
     proc.handler = (m) => server.handle(m);
     servers.set(proc, server);
     if (name !== undefined) node.register(name, proc.pid);
@@ -936,8 +956,8 @@ export class TaskSupervisor {
 
   /**
    * Starts a child task that nobody awaits (fire and forget); resolves
-   * with its pid. `restart` (default `"temporary"`) can make the supervisor
-   * restart it.
+   * with its pid. `restart` (default: the supervisor's, `"temporary"`
+   * unless it was started with another) can make the supervisor restart it.
    */
   static startChild(
     supervisor: SupervisorRef,
@@ -963,7 +983,9 @@ export class TaskSupervisor {
     const closure = typeof a === "function";
     const options = ((closure ? b : d) ?? {}) as StartChildOptions;
     const node = options.node ?? currentNode();
-    const restart = restartOf(options.restart);
+    const asked = options.restart === undefined
+      ? undefined
+      : restartOf(options.restart);
     const shutdown = options.shutdown === undefined
       ? 5000
       : checkShutdown(options.shutdown, what);
@@ -974,6 +996,7 @@ export class TaskSupervisor {
     if (r.kind === "noproc") throw noSupervisor(display, node.name);
     if (r.kind === "local") {
       const server = r.server;
+      const restart = asked ?? server.defaultRestart;
       const no = server.refusal();
       if (no === A.max_children) {
         throw new MaxChildrenError(display, server.maxChildren);
@@ -1007,16 +1030,23 @@ export class TaskSupervisor {
       ? tuple(A.erlang, A.apply, [a, []])
       : tuple(Atom.of(mfa![0]), Atom.of(mfa![1]), mfa![2]);
     let reply: unknown;
-    try {
-      reply = await hubFor(node).call(
+    // No restart asked: the supervisor's default (nil on the wire); an
+    // Elixir 1.18 supervisor may answer {restart, Default}: ask again so.
+    const ask = (restart: Atom | null) =>
+      hubFor(node).call(
         r.target,
         tuple(
           A.start_task,
           [ownerTuple(node, owner), callersFor(owner), mfaTerm],
-          Atom.of(restart),
+          restart,
           typeof shutdown === "number" ? shutdown : Atom.of(shutdown),
         ),
       );
+    try {
+      reply = await ask(asked === undefined ? A.nil : Atom.of(asked));
+      if (isTuple(reply, RESTART, 2) && reply[1] instanceof Atom) {
+        reply = await ask(Atom.of(restartOf(reply[1])));
+      }
     } catch (e) {
       if (e instanceof ExitError && e.reason === A.noproc) {
         throw noSupervisor(display, r.peer);

@@ -4,13 +4,12 @@
  *
  * @module
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decode } from "../node/decode.ts";
 import { encode } from "../node/encode.ts";
 import { atom, Float, Pid, Ref, tuple } from "../node/terms.ts";
-import { erlPath, runErl } from "./_beam.ts";
+import { beamTempDir, erlPath, runErl } from "./_beam.ts";
 import type { BenchResult } from "./_bench.ts";
 
 /** The message mix: what a cluster sends most. */
@@ -69,9 +68,9 @@ export async function benchCodec(): Promise<BenchResult[]> {
   const ts = ops / (tsMs / 1000);
   let beam: number | undefined;
   if (erlPath) {
-    const dir = mkdtempSync(join(tmpdir(), "noderl-bench-"));
+    const dir = beamTempDir("noderl-bench-");
     try {
-      const file = join(dir, "mix.bin");
+      const file = join(dir.host, "mix.bin");
       const parts: number[] = [];
       for (const e of encoded) {
         parts.push(
@@ -85,7 +84,7 @@ export async function benchCodec(): Promise<BenchResult[]> {
       writeFileSync(file, new Uint8Array(parts));
       // The same best-of-RUNS in one VM (the first run warms it up).
       const r = await runErl(
-        `[noderl_oracle:bench("${file}", ${ROUNDS}) || _ <- lists:seq(1, ${RUNS})], halt().`,
+        `[noderl_oracle:bench("${dir.beam}/mix.bin", ${ROUNDS}) || _ <- lists:seq(1, ${RUNS})], halt().`,
         { timeoutMs: 120_000 },
       );
       for (const line of r.stdout.trim().split("\n")) {
@@ -96,7 +95,7 @@ export async function benchCodec(): Promise<BenchResult[]> {
         throw new Error(`the BEAM bench printed no figures: ${r.stderr}`);
       }
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      dir.remove();
     }
   }
   results.push({

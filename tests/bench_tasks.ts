@@ -10,15 +10,17 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { atom, type Node, startNode } from "../node/mod.ts";
 import { type Peer, startPeer } from "../node/peer.ts";
 import { startRegistry } from "../node/registry.ts";
-import { type BeamNode, elixirPath, startBeamNode } from "./_beam.ts";
+import {
+  beamHelper,
+  type BeamNode,
+  elixirPath,
+  startBeamNode,
+} from "./_beam.ts";
 import type { BenchResult } from "./_bench.ts";
 
-const here = dirname(fileURLToPath(import.meta.url));
 const COOKIE = "taskbench";
 const TS_SUP = "Elixir.Bench.TaskSupervisor";
 const EX_SUP = "Elixir.Chat.TaskSupervisor";
@@ -49,7 +51,7 @@ export async function benchTasks(): Promise<BenchResult[]> {
     const haveElixir = elixirPath !== undefined;
     if (haveElixir) {
       const code = `Code.require_file(${
-        JSON.stringify(join(here, "beam", "noderl_tasks.ex"))
+        JSON.stringify(beamHelper("noderl_tasks.ex"))
       })\nNoderlTasks.start()`;
       for (const name of ["eba@localhost", "ebb@localhost"]) {
         beams.push(

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { decode, encode, Float } from "../node/mod.ts";
-import { noErl, runErl } from "./_beam.ts";
+import { beamTempDir, noErl, runErl } from "./_beam.ts";
 import { test } from "./_tags.ts";
 
 function split(buf: Uint8Array): Uint8Array[] {
@@ -34,28 +33,35 @@ test(
   "BEAM → TS → BEAM is exact for 3,000 random terms of every type",
   { tags: ["beam"], skip: noErl, timeout: 120_000 },
   async () => {
-    const dir = mkdtempSync(join(tmpdir(), "noderl-codec-"));
+    // Files the BEAM under test reads and writes (in its chroot, if any).
+    const dir = beamTempDir("noderl-codec-");
     try {
-      const orig = join(dir, "orig.bin"), back = join(dir, "back.bin");
+      const orig = join(dir.host, "orig.bin"),
+        back = join(dir.host, "back.bin");
+      const [origB, backB] = [`${dir.beam}/orig.bin`, `${dir.beam}/back.bin`];
       const gen = await runErl(
-        `noderl_oracle:gen(3000, ${Date.now() % 100000}, "${orig}"), halt().`,
+        `noderl_oracle:gen(3000, ${Date.now() % 100000}, "${origB}"), halt().`,
       );
       assert.equal(gen.code, 0, gen.stderr + gen.stdout);
       const terms = split(readFileSync(orig));
       assert.equal(terms.length, 3000);
       const reencoded = terms.map((t) => encode(decode(t)));
       writeFileSync(back, join32(reencoded));
-      const check = await runErl(`noderl_oracle:check("${orig}", "${back}").`);
+      const check = await runErl(
+        `noderl_oracle:check("${origB}", "${backB}").`,
+      );
       assert.equal(check.code, 0, check.stdout + check.stderr);
       assert.match(check.stdout, /^ok 3000/);
 
       // The oracle itself must notice a difference: turn one float 1.0 into 1.
       writeFileSync(orig, join32([encode(new Float(1))]));
       writeFileSync(back, join32([encode(1)]));
-      const neg = await runErl(`noderl_oracle:check("${orig}", "${back}").`);
+      const neg = await runErl(
+        `noderl_oracle:check("${origB}", "${backB}").`,
+      );
       assert.equal(neg.code, 1, "the checker must catch 1.0 =/= 1");
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      dir.remove();
     }
   },
 );

@@ -5,8 +5,7 @@
  */
 import { after, before, describe } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startRegistry } from "../node/registry.ts";
 import { type Node, startNode } from "../node/node.ts";
@@ -16,6 +15,7 @@ import { puts, receive, reply, send, trapExit } from "../node/process_api.ts";
 import { atom, Float, Pid, type Ref, Tuple, tuple } from "../node/terms.ts";
 import {
   type BeamNode,
+  beamTempDir,
   noElixir,
   noErl,
   runErl,
@@ -126,11 +126,11 @@ describe("noderl ↔ erl", { skip: noErl || undefined }, () => {
     tags,
     timeout: 120_000,
   }, async () => {
-    const dir = mkdtempSync(join(tmpdir(), "noderl-rpc-"));
+    const dir = beamTempDir("noderl-rpc-");
     try {
-      const file = join(dir, "terms.bin");
+      const file = join(dir.host, "terms.bin");
       const gen = await runErl(
-        `noderl_oracle:gen(2000, 7, "${file}"), halt().`,
+        `noderl_oracle:gen(2000, 7, "${dir.beam}/terms.bin"), halt().`,
       );
       assert.equal(gen.code, 0, gen.stdout + gen.stderr);
       const buf = new Uint8Array(readFileSync(file));
@@ -158,7 +158,7 @@ describe("noderl ↔ erl", { skip: noErl || undefined }, () => {
         new Float(1),
       );
     } finally {
-      rmSync(dir, { recursive: true, force: true });
+      dir.remove();
     }
   });
 

@@ -7,7 +7,7 @@ import {
   registerNode,
   RegistryError,
 } from "../node/registry_client.ts";
-import { erlPath, noErl } from "./_beam.ts";
+import { beamCommand, noErl } from "./_beam.ts";
 import { epmdPath, noEpmd, start, startEpmd } from "./_registry.ts";
 import { test } from "./_tags.ts";
 
@@ -43,7 +43,7 @@ test(
   async () => {
     const registry = await startRegistry({ port: 0, log: () => {} });
     const env = { ERL_EPMD_PORT: String(registry.port) };
-    const a = start(erlPath!, erlArgs("a@localhost"), env);
+    const a = start(...beamCommand("erl", erlArgs("a@localhost")), env);
     try {
       const entry = await until(
         () => registry.names().find((n) => n.name === "a"),
@@ -80,11 +80,14 @@ test(
         );
       }
       // A second node finds the first through the registry and pings it.
-      const b = start(erlPath!, [
-        ...erlArgs("b@localhost"),
-        "-eval",
-        'io:format("~p~n", [net_adm:ping(a@localhost)]), halt().',
-      ], env);
+      const b = start(
+        ...beamCommand("erl", [
+          ...erlArgs("b@localhost"),
+          "-eval",
+          'io:format("~p~n", [net_adm:ping(a@localhost)]), halt().',
+        ]),
+        env,
+      );
       try {
         assert.equal(await b.exited, 0, b.stderr());
         assert.equal(b.stdout().trim(), "pong");
@@ -127,7 +130,7 @@ test(
   async () => {
     const registry = await startRegistry({ port: 0, log: () => {} });
     const env = { ERL_EPMD_PORT: String(registry.port) };
-    const a = start(erlPath!, erlArgs("held@localhost"), env);
+    const a = start(...beamCommand("erl", erlArgs("held@localhost")), env);
     try {
       await until(
         () => registry.names().find((n) => n.name === "held"),
@@ -141,11 +144,14 @@ test(
       );
       // And erl cannot take a name we hold.
       const ours = await registerNode("ours", 4243, { port: registry.port });
-      const dup = start(erlPath!, [
-        ...erlArgs("ours@localhost"),
-        "-eval",
-        "halt().",
-      ], env);
+      const dup = start(
+        ...beamCommand("erl", [
+          ...erlArgs("ours@localhost"),
+          "-eval",
+          "halt().",
+        ]),
+        env,
+      );
       const code = await dup.exited;
       assert.notEqual(code, 0, "erl refuses to start with a taken name");
       assert.match(

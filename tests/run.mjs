@@ -9,9 +9,21 @@
 //
 // Other flags: --runtime node|deno (one runtime only), --no-static (skip
 // type-check, lint and fmt), and file paths to run only those test files.
-import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
-import { join, relative } from "node:path";
+//
+// The BEAM interop tests run against each OTP version found (the matrix):
+// the host's `erl`/`elixir` (OTP 25 / Elixir 1.14 on Debian 12), and the
+// Debian roots below, used with chroot (`.ci/run` builds them):
+//
+//   NODERL_OTP27_ROOT   OTP 27 / Elixir 1.18 (trixie), default .cache/otp27
+//   NODERL_OTP29_ROOT   OTP 29 / Elixir 1.20 (forky),  default .cache/otp29
+//   NODERL_OTP=25|27|29|all (or a list: 25,27)   which ones; default all found
+//
+// Every test file runs against the first version chosen; MATRIX_FILES run
+// again against each other one, under both runtimes.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { dirname, join, relative, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
 import { parseArgs } from "node:util";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -67,6 +79,207 @@ const files = args.positionals.length > 0
     findTests(join(root, d))
   ).sort();
 
+// ---------------------------------------------------------------- the OTP matrix
+
+/** The files that run again against every further OTP version. */
+const MATRIX_FILES = [
+  "tests/codec_interop_test.ts",
+  "tests/term_order_interop_test.ts",
+  "tests/registry_interop_test.ts",
+  "tests/node_interop_test.ts",
+  "tests/task_elixir_test.ts",
+  "tests/task_elixir_paths_test.ts",
+  "tests/chat_elixir_test.ts",
+  "tests/kv_mixed_test.ts",
+];
+
+/** The Debian roots of the matrix (built by .ci/run). */
+const CHROOTS = [
+  { otp: "27", suite: "trixie", env: "NODERL_OTP27_ROOT" },
+  { otp: "29", suite: "forky", env: "NODERL_OTP29_ROOT" },
+];
+
+function elixirVersion(app) {
+  try {
+    return /\{vsn,\s*"([^"]+)"\}/.exec(readFileSync(app, "utf8"))?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+function otpVersion(erlangLib) {
+  try {
+    const rel = readdirSync(join(erlangLib, "releases")).find((d) =>
+      /^\d+$/.test(d)
+    );
+    return rel === undefined ? undefined : {
+      release: rel,
+      full: readFileSync(
+        join(erlangLib, "releases", rel, "OTP_VERSION"),
+        "utf8",
+      )
+        .trim(),
+    };
+  } catch {
+    return undefined;
+  }
+}
+
+function hostTarget() {
+  let erl;
+  try {
+    erl = execFileSync("sh", ["-c", "command -v erl"], { encoding: "utf8" })
+      .trim();
+  } catch {
+    return { otp: undefined, missing: "no erl on the PATH" };
+  }
+  const real = execFileSync("readlink", ["-f", erl], { encoding: "utf8" })
+    .trim();
+  const otp = otpVersion(join(dirname(real), ".."));
+  let elixir;
+  try {
+    const ex = execFileSync("sh", ["-c", "command -v elixir"], {
+      encoding: "utf8",
+    }).trim();
+    const exReal = execFileSync("readlink", ["-f", ex], { encoding: "utf8" })
+      .trim();
+    elixir = elixirVersion(
+      join(dirname(exReal), "..", "lib", "elixir", "ebin", "elixir.app"),
+    );
+  } catch {
+    elixir = undefined;
+  }
+  return { otp: otp?.release, full: otp?.full, elixir, where: "host" };
+}
+
+function chrootTarget(c) {
+  const dir = resolve(
+    process.env[c.env] || join(root, ".cache", `otp${c.otp}`),
+  );
+  const shown = relative(root, dir).startsWith("..")
+    ? dir
+    : relative(root, dir);
+  if (!existsSync(join(dir, "usr", "bin", "erl"))) {
+    return {
+      otp: c.otp,
+      missing:
+        `no chroot at ${shown} (.ci/run builds it; or set ${c.env} to a Debian ${c.suite} root with erlang-nox and elixir)`,
+    };
+  }
+  if (typeof process.getuid === "function" && process.getuid() !== 0) {
+    return { otp: c.otp, missing: `chroot ${shown} needs root` };
+  }
+  const otp = otpVersion(join(dir, "usr", "lib", "erlang"));
+  return {
+    otp: otp?.release ?? c.otp,
+    full: otp?.full,
+    elixir: elixirVersion(
+      join(dir, "usr", "lib", "elixir", "lib", "elixir", "ebin", "elixir.app"),
+    ),
+    root: dir,
+    where: `chroot ${shown}`,
+  };
+}
+
+const describeTarget = (t) =>
+  `OTP ${t.full ?? t.otp}${
+    t.elixir ? ` / Elixir ${t.elixir}` : ""
+  } (${t.where})`;
+
+const found = [hostTarget(), ...CHROOTS.map(chrootTarget)];
+const wanted = (process.env.NODERL_OTP ?? "all").trim() || "all";
+let targets;
+if (wanted === "all") {
+  targets = found.filter((t) => !t.missing);
+} else {
+  const asked = wanted.split(",").map((v) => v.trim());
+  targets = [];
+  for (const v of asked) {
+    const t = found.find((t) => t.otp === v && !t.missing) ??
+      found.find((t) => t.otp === v);
+    if (!/^\d+$/.test(v) || t === undefined) {
+      console.error(
+        `NODERL_OTP=${wanted}: no OTP ${v} here (have: ${
+          found.filter((t) => !t.missing).map((t) => t.otp).join(", ") ||
+          "none"
+        }); use 25, 27, 29, a list like 25,27, or all`,
+      );
+      process.exit(2);
+    }
+    if (t.missing) {
+      console.error(`NODERL_OTP=${wanted}: OTP ${v}: ${t.missing}`);
+      process.exit(2);
+    }
+    if (!targets.includes(t)) targets.push(t);
+  }
+}
+const notRun = found.filter((t) => !targets.includes(t));
+console.log(
+  `BEAM interop matrix: ${
+    targets.map(describeTarget).join(", ") || "no BEAM found"
+  }${
+    notRun.length
+      ? `; not run: ${
+        notRun.map((t) =>
+          t.missing
+            ? `OTP ${t.otp ?? "host"} (${t.missing})`
+            : describeTarget(t)
+        ).join(", ")
+      }`
+      : ""
+  }`,
+);
+const beamEnv = (t) => ({
+  NODERL_BEAM_ROOT: t?.root ?? "",
+});
+const matrixFiles = files.filter((f) => MATRIX_FILES.includes(f));
+
+// ---------------------------------------------------------------- leftovers
+
+// Every process a step starts carries this mark in its environment; after
+// the step, any still running (a BEAM node, epmd, a peer…) was left behind:
+// the step fails and they are killed, by pid.
+const runMark = randomBytes(8).toString("hex");
+
+function leftovers() {
+  if (!existsSync("/proc/self/environ")) return [];
+  const out = [];
+  for (const pid of readdirSync("/proc")) {
+    if (!/^\d+$/.test(pid) || Number(pid) === process.pid) continue;
+    try {
+      const env = readFileSync(`/proc/${pid}/environ`, "latin1");
+      if (!env.includes(`NODERL_TEST_RUN=${runMark}\0`)) continue;
+      const comm = readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+      out.push({ pid: Number(pid), comm });
+    } catch {
+      // gone, or not ours
+    }
+  }
+  return out;
+}
+
+function sleepMs(ms) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+}
+
+/** Undefined when nothing was left behind, else what was (now killed). */
+function checkLeftovers() {
+  let left = leftovers();
+  for (let i = 0; i < 30 && left.length > 0; i++) {
+    sleepMs(100); // processes that are exiting right now
+    left = leftovers();
+  }
+  if (left.length === 0) return undefined;
+  for (const { pid } of left) {
+    try {
+      process.kill(pid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  return left.map((p) => `${p.comm} (pid ${p.pid})`).join(", ");
+}
+
 const bin = (name) => join(root, "node_modules", ".bin", name);
 const tags = JSON.stringify({
   exclude: opts.exclude,
@@ -98,14 +311,24 @@ function step(label, cmd, cmdArgs, env = {}) {
   const r = spawnSync(cmd, cmdArgs, {
     cwd: root,
     stdio: "inherit",
-    env: { ...process.env, NODERL_TEST_TAGS: tags, ...env },
+    env: {
+      ...process.env,
+      NODERL_TEST_TAGS: tags,
+      NODERL_TEST_RUN: runMark,
+      ...env,
+    },
   });
-  const ok = r.status === 0;
+  const left = checkLeftovers();
+  const ok = r.status === 0 && left === undefined;
   const secs = ((Date.now() - started) / 1000).toFixed(1);
   results.push({ label, ok, secs });
   console.log(
     `=== ${label}: ${
-      ok ? "ok" : `FAILED (exit ${r.status ?? r.signal})`
+      ok
+        ? "ok"
+        : r.status !== 0
+        ? `FAILED (exit ${r.status ?? r.signal})`
+        : `FAILED: left processes running (killed): ${left}`
     } in ${secs}s`,
   );
   return ok;
@@ -138,32 +361,50 @@ if (!opts["no-static"]) {
     "--quiet",
   ]);
 }
-if (opts.runtime !== "deno") {
-  // Heavy, runtime-independent work (fuzzing) runs once per `npm test`: here.
-  step(
-    "node tests",
-    process.execPath,
-    [
-      "--import",
-      "tsx",
-      "--test",
-      "--test-concurrency=1",
-      ...(onlyPattern ? [`--test-name-pattern=${onlyPattern}`] : []),
-      ...files,
-    ],
-    { NODERL_HEAVY: "1" },
-  );
-}
-if (opts.runtime !== "node") {
-  step("deno tests", deno, [
+const [first, ...others] = targets;
+const on = (t) => t === undefined ? "" : ` [BEAM: OTP ${t.otp}]`;
+const nodeTests = (label, testFiles, env) =>
+  step(label, process.execPath, [
+    "--import",
+    "tsx",
+    "--test",
+    "--test-concurrency=1",
+    ...(onlyPattern ? [`--test-name-pattern=${onlyPattern}`] : []),
+    ...testFiles,
+  ], env);
+const denoTests = (label, testFiles, env) =>
+  step(label, deno, [
     "test",
     "-A",
     "--no-check",
     ...(onlyPattern ? [`--filter=/${onlyPattern}/`] : []),
-    ...files,
-  ], {
-    NODERL_HEAVY: opts.runtime === "deno" ? "1" : "0",
+    ...testFiles,
+  ], env);
+
+if (opts.runtime !== "deno") {
+  // Heavy, runtime-independent work (fuzzing) runs once per `npm test`: here.
+  nodeTests(`node tests${on(first)}`, files, {
+    NODERL_HEAVY: "1",
+    ...beamEnv(first),
   });
+  for (const t of matrixFiles.length ? others : []) {
+    nodeTests(`node BEAM interop tests [BEAM: OTP ${t.otp}]`, matrixFiles, {
+      NODERL_HEAVY: "0",
+      ...beamEnv(t),
+    });
+  }
+}
+if (opts.runtime !== "node") {
+  denoTests(`deno tests${on(first)}`, files, {
+    NODERL_HEAVY: opts.runtime === "deno" ? "1" : "0",
+    ...beamEnv(first),
+  });
+  for (const t of matrixFiles.length ? others : []) {
+    denoTests(`deno BEAM interop tests [BEAM: OTP ${t.otp}]`, matrixFiles, {
+      NODERL_HEAVY: "0",
+      ...beamEnv(t),
+    });
+  }
   if (!opts["no-static"] && args.positionals.length === 0) {
     step("deno doc examples", deno, [
       "test",
@@ -188,5 +429,30 @@ function findDocFiles(dir) {
 console.log("\n=== summary");
 for (const r of results) {
   console.log(`${r.ok ? "ok    " : "FAILED"} ${r.label} (${r.secs}s)`);
+}
+const ranTests = results.some((r) => / tests/.test(r.label));
+if (ranTests) {
+  console.log(
+    targets.length === 0
+      ? "BEAM interop tests: skipped, no BEAM found (install erlang-nox and elixir)"
+      : `BEAM interop tests ran against: ${
+        targets.map((t, i) =>
+          `${describeTarget(t)}${
+            i === 0
+              ? ""
+              : ` [${matrixFiles.length} file${
+                matrixFiles.length === 1 ? "" : "s"
+              }]`
+          }`
+        ).join(", ")
+      }`,
+  );
+  for (const t of notRun) {
+    console.log(
+      `BEAM interop tests did not run against OTP ${t.otp ?? "(host)"}: ${
+        t.missing ?? `not chosen (NODERL_OTP=${wanted})`
+      }`,
+    );
+  }
 }
 process.exit(results.every((r) => r.ok) ? 0 : 1);

@@ -10,8 +10,6 @@
  */
 import { after, before, describe } from "node:test";
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startRegistry } from "../node/registry.ts";
 import { type Node, startNode } from "../node/node.ts";
 import {
@@ -25,15 +23,14 @@ import { puts, receive } from "../node/process_api.ts";
 import { atom, type Pid, Tuple } from "../node/terms.ts";
 import { MaxChildrenError, Task, TaskSupervisor } from "../task/mod.ts";
 import { hubFor, hubStats } from "../task/_hub.ts";
-import { type BeamNode, noElixir, startBeamNode } from "./_beam.ts";
+import { beamHelper, type BeamNode, noElixir, startBeamNode } from "./_beam.ts";
 import { test } from "./_tags.ts";
 
 const tags = ["beam", "elixir", "distributed"];
-const here = dirname(fileURLToPath(import.meta.url));
-const exHelpers = join(here, "beam", "noderl_tasks.ex");
-const elixirCode = `Code.require_file(${
-  JSON.stringify(exHelpers)
-})\nNoderlTasks.start()`;
+const elixirCode = () =>
+  `Code.require_file(${
+    JSON.stringify(beamHelper("noderl_tasks.ex"))
+  })\nNoderlTasks.start()`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function eventually(what: string, check: () => boolean, ms = 10_000) {
@@ -87,7 +84,7 @@ describe(
         name: EX,
         cookie: "tasks",
         registryPort: registry.port,
-        elixir: elixirCode,
+        elixir: elixirCode(),
       });
     });
 
@@ -402,7 +399,7 @@ describe(
           name: "doomed@localhost",
           cookie: "tasks",
           registryPort: registry.port,
-          elixir: elixirCode,
+          elixir: elixirCode(),
         });
         try {
           const task = TaskSupervisor.async(

@@ -1,7 +1,7 @@
 %% The BEAM side of noderl's codec tests: generates random terms and checks
 %% that what noderl sends back is exactly what it was given.
 -module(noderl_oracle).
--export([gen/3, check/2, term/1, bench/2]).
+-export([gen/3, check/2, order/2, term/1, bench/2]).
 -compile({no_auto_import, [size/1]}).
 
 %% Writes N random terms to File as [Len:32, term_to_binary(T)] records.
@@ -28,6 +28,18 @@ check(OrigFile, BackFile) ->
                       [length(Bad), length(As), I, binary_to_term(X), 30, binary_to_term(Y), 30]),
             halt(1)
     end.
+
+%% Sorts the terms in File in term order (=<, stable) and in exact order
+%% (as map keys are ordered: erts_internal:cmp_term/2); prints the two
+%% permutations as lines of 1-based indices.
+order(File, Out) ->
+    {ok, A} = file:read_file(File),
+    Ts = lists:zip(lists:seq(1, length(split(A))), [binary_to_term(B) || B <- split(A)]),
+    ByTerm = lists:sort(fun({_, X}, {_, Y}) -> X =< Y end, Ts),
+    ByExact = lists:sort(fun({_, X}, {_, Y}) -> erts_internal:cmp_term(X, Y) =< 0 end, Ts),
+    Line = fun(L) -> lists:join(" ", [integer_to_list(I) || {I, _} <- L]) end,
+    ok = file:write_file(Out, [Line(ByTerm), "\n", Line(ByExact), "\n"]),
+    halt(0).
 
 split(<<>>) -> [];
 split(<<L:32, B:L/binary, Rest/binary>>) -> [B | split(Rest)].
