@@ -91,6 +91,7 @@ const MATRIX_FILES = [
   "tests/task_elixir_paths_test.ts",
   "tests/chat_elixir_test.ts",
   "tests/kv_mixed_test.ts",
+  "tests/attack_interop_test.ts",
 ];
 
 /** The Debian roots of the matrix (built by .ci/run). */
