@@ -455,23 +455,32 @@ export class NetKernel {
     const n = this.node;
     n.connectFailed(node, new NoConnectionError(node, reason));
     for (const p of n.liveProcesses()) {
-      for (const m of [...p.monitoredBy.values()]) {
-        if (m.watcher.node === node) p.monitoredBy.delete(m.ref.key);
-      }
-      for (const m of [...p.monitoring.values()]) {
-        if (m.target.node === node) {
-          p.monitoring.delete(m.ref.key);
-          const object = m.byName
-            ? tuple(Atom.of(m.byName[0]), Atom.of(m.byName[1]))
-            : m.target;
-          n.deliverProcess(
-            p,
-            tuple(A.DOWN, m.ref, A.process, object, A.noconnection),
-          );
+      const monitoredBy = p.monitoredByIfAny;
+      if (monitoredBy !== undefined) {
+        for (const m of [...monitoredBy.values()]) {
+          if (m.watcher.node === node) monitoredBy.delete(m.ref.key);
         }
       }
-      for (const pid of [...p.links.values()]) {
-        if (pid.node === node) n.exitSignal(p, pid, A.noconnection, true);
+      const monitoring = p.monitoringIfAny;
+      if (monitoring !== undefined) {
+        for (const m of [...monitoring.values()]) {
+          if (m.target.node === node) {
+            monitoring.delete(m.ref.key);
+            const object = m.byName
+              ? tuple(Atom.of(m.byName[0]), Atom.of(m.byName[1]))
+              : m.target;
+            n.deliverProcess(
+              p,
+              tuple(A.DOWN, m.ref, A.process, object, A.noconnection),
+            );
+          }
+        }
+      }
+      const links = p.linksIfAny;
+      if (links !== undefined) {
+        for (const pid of [...links.values()]) {
+          if (pid.node === node) n.exitSignal(p, pid, A.noconnection, true);
+        }
       }
     }
     const watchers = this.nodeMonitors.get(node);

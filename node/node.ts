@@ -563,19 +563,49 @@ export class Node extends EventEmitter {
     return p;
   }
 
+  /**
+   * Starts `fn` as process `p` — not now: in a microtask, as Erlang's spawn
+   * returns before the process runs. Spawns made in one turn share one
+   * microtask.
+   */
   private run(p: Process, fn: () => unknown): void {
-    queueMicrotask(() => {
-      if (!p.alive) return;
-      processContext.run(p, async () => {
-        let reason: unknown = A.normal;
-        try {
-          await fn();
-        } catch (e) {
-          reason = errorReason(e);
-        }
-        this.terminate(p, reason);
+    this.toStart.push(p, fn);
+    if (!this.startScheduled) {
+      this.startScheduled = true;
+      queueMicrotask(this.startAll);
+    }
+  }
+
+  private toStart: unknown[] = [];
+  private startScheduled = false;
+  private readonly startAll = (): void => {
+    this.startScheduled = false;
+    const q = this.toStart;
+    this.toStart = [];
+    for (let i = 0; i < q.length; i += 2) {
+      this.start(q[i] as Process, q[i + 1] as () => unknown);
+    }
+  };
+
+  /** Runs `fn` as `p`; its return (or its promise's settling) ends `p`. */
+  private start(p: Process, fn: () => unknown): void {
+    if (!p.alive) return;
+    try {
+      // The reactions that end the process are registered inside it: they
+      // run as `p` (whichever process context is in use), so two shared
+      // functions serve every process — no closures per process.
+      processContext.run(p, () => {
+        const r = fn();
+        if (r instanceof Promise) r.then(processDone, processFailed);
+        else if (
+          r !== null && typeof r === "object" &&
+          typeof (r as { then?: unknown }).then === "function"
+        ) Promise.resolve(r).then(processDone, processFailed);
+        else this.terminate(p, A.normal);
       });
-    });
+    } catch (e) {
+      this.terminate(p, errorReason(e));
+    }
   }
 
   /**
@@ -881,9 +911,9 @@ export class Node extends EventEmitter {
 
   /** @internal */
   unlinkFrom(from: Process, pid: Pid): void {
-    from.links.delete(pid.key);
+    from.linksIfAny?.delete(pid.key);
     if (pid.node === this.name) {
-      this.local(pid)?.links.delete(from.pid.key);
+      this.local(pid)?.linksIfAny?.delete(from.pid.key);
       return;
     }
     const id = (this.refCounter++ % 0xffffffff) + 1;
@@ -946,7 +976,7 @@ export class Node extends EventEmitter {
     if (connected) return ref;
     // If the connection fails, the DOWN says noconnection.
     this.net.connectTo(node).catch(() => {
-      if (from.monitoring.delete(ref.key)) {
+      if (from.monitoringIfAny?.delete(ref.key)) {
         this.deliverProcess(
           from,
           tuple(A.DOWN, ref, A.process, object, A.noconnection),
@@ -963,16 +993,16 @@ export class Node extends EventEmitter {
 
   /** @internal */
   demonitorFrom(from: Process, ref: Ref, flush = false): boolean {
-    const m = from.monitoring.get(ref.key);
+    const m = from.monitoringIfAny?.get(ref.key);
     if (flush) {
       from.drain((msg) =>
         isTuple(msg, A.DOWN, 5) && msg[1] instanceof Ref && msg[1].equals(ref)
       );
     }
     if (!m) return false;
-    from.monitoring.delete(ref.key);
+    from.monitoringIfAny!.delete(ref.key);
     if (m.target.node === this.name) {
-      this.local(m.target)?.monitoredBy.delete(ref.key);
+      this.local(m.target)?.monitoredByIfAny?.delete(ref.key);
     } else {
       const target = m.byName ? Atom.of(m.byName[0]) : m.target;
       this.net.connection(m.target.node)?.demonitor(from.pid, target, ref);
@@ -1016,7 +1046,9 @@ export class Node extends EventEmitter {
   ): void {
     if (!target.alive) return;
     if (viaLink) {
-      if (!target.links.delete(from.key) && !from.equals(target.pid)) {
+      if (
+        !target.linksIfAny?.delete(from.key) && !from.equals(target.pid)
+      ) {
         // Not linked (any more): a link exit signal for a stale link is dropped.
         if (reason !== A.noproc) return;
       }
@@ -1049,49 +1081,61 @@ export class Node extends EventEmitter {
         this.names.delete(p.registeredName);
       }
     }
-    for (const a of p.aliases) this.aliasOwners.delete(a);
-    for (const pid of p.links.values()) {
-      if (pid.node === this.name) {
-        const t = this.local(pid);
-        if (t) this.exitSignal(t, p.pid, reason, true);
-      } else {
-        this.net.connection(pid.node)?.exit(p.pid, pid, reason);
-      }
+    const aliases = p.aliasesIfAny;
+    if (aliases !== undefined) {
+      for (const a of aliases) this.aliasOwners.delete(a);
     }
-    p.links.clear();
-    for (const m of p.monitoredBy.values()) {
-      const object = m.name !== undefined
-        ? tuple(Atom.of(m.name), Atom.of(this.name))
-        : p.pid;
-      if (m.watcher.node === this.name) {
-        const w = this.local(m.watcher);
-        if (w) {
-          w.monitoring.delete(m.ref.key);
-          this.deliverProcess(
-            w,
-            tuple(A.DOWN, m.ref, A.process, object, reason),
+    const links = p.linksIfAny;
+    if (links !== undefined && links.size > 0) {
+      for (const pid of links.values()) {
+        if (pid.node === this.name) {
+          const t = this.local(pid);
+          if (t) this.exitSignal(t, p.pid, reason, true);
+        } else {
+          this.net.connection(pid.node)?.exit(p.pid, pid, reason);
+        }
+      }
+      links.clear();
+    }
+    const monitoredBy = p.monitoredByIfAny;
+    if (monitoredBy !== undefined && monitoredBy.size > 0) {
+      for (const m of monitoredBy.values()) {
+        const object = m.name !== undefined
+          ? tuple(Atom.of(m.name), Atom.of(this.name))
+          : p.pid;
+        if (m.watcher.node === this.name) {
+          const w = this.local(m.watcher);
+          if (w) {
+            w.monitoringIfAny?.delete(m.ref.key);
+            this.deliverProcess(
+              w,
+              tuple(A.DOWN, m.ref, A.process, object, reason),
+            );
+          }
+        } else {
+          const from = m.name !== undefined ? Atom.of(m.name) : p.pid;
+          this.net.connection(m.watcher.node)?.monitorExit(
+            from,
+            m.watcher,
+            m.ref,
+            reason,
           );
         }
-      } else {
-        const from = m.name !== undefined ? Atom.of(m.name) : p.pid;
-        this.net.connection(m.watcher.node)?.monitorExit(
-          from,
-          m.watcher,
-          m.ref,
-          reason,
-        );
       }
+      monitoredBy.clear();
     }
-    p.monitoredBy.clear();
-    for (const m of p.monitoring.values()) {
-      if (m.target.node === this.name) {
-        this.local(m.target)?.monitoredBy.delete(m.ref.key);
-      } else {
-        const target = m.byName ? Atom.of(m.byName[0]) : m.target;
-        this.net.connection(m.target.node)?.demonitor(p.pid, target, m.ref);
+    const monitoring = p.monitoringIfAny;
+    if (monitoring !== undefined && monitoring.size > 0) {
+      for (const m of monitoring.values()) {
+        if (m.target.node === this.name) {
+          this.local(m.target)?.monitoredByIfAny?.delete(m.ref.key);
+        } else {
+          const target = m.byName ? Atom.of(m.byName[0]) : m.target;
+          this.net.connection(m.target.node)?.demonitor(p.pid, target, m.ref);
+        }
       }
+      monitoring.clear();
     }
-    p.monitoring.clear();
     this.net.forget(p);
   }
 
@@ -1120,7 +1164,7 @@ export class Node extends EventEmitter {
     const p = this.aliasOwners.get(ref.key);
     if (!p) return false;
     this.aliasOwners.delete(ref.key);
-    p.aliases.delete(ref.key);
+    p.aliasesIfAny?.delete(ref.key);
     return true;
   }
 
@@ -1345,14 +1389,14 @@ export class Node extends EventEmitter {
       case OP.UNLINK: { // {4, From, To}
         const [, from, to] = ctl;
         if (from instanceof Pid && to instanceof Pid) {
-          this.local(to)?.links.delete(from.key);
+          this.local(to)?.linksIfAny?.delete(from.key);
         }
         return;
       }
       case OP.UNLINK_ID: { // {35, Id, From, To}
         const [, id, from, to] = ctl;
         if (from instanceof Pid && to instanceof Pid) {
-          this.local(to)?.links.delete(from.key);
+          this.local(to)?.linksIfAny?.delete(from.key);
           c.unlinkIdAck(id, to, from);
         }
         return;
@@ -1405,7 +1449,7 @@ export class Node extends EventEmitter {
           : to instanceof Atom
           ? this.names.get(to.name)
           : undefined;
-        p?.monitoredBy.delete(ref.key);
+        p?.monitoredByIfAny?.delete(ref.key);
         return;
       }
       case OP.MONITOR_P_EXIT: // {21, FromProc, ToPid, Ref, Reason}
@@ -1415,9 +1459,9 @@ export class Node extends EventEmitter {
         const reason = ctl[0] === OP.MONITOR_P_EXIT ? ctl[4] : msg;
         const p = this.local(to);
         if (!p) return;
-        const m = p.monitoring.get(ref.key);
+        const m = p.monitoringIfAny?.get(ref.key);
         if (!m) return;
-        p.monitoring.delete(ref.key);
+        p.monitoringIfAny!.delete(ref.key);
         const object = m.byName
           ? tuple(Atom.of(m.byName[0]), Atom.of(m.byName[1]))
           : fromProc instanceof Pid
@@ -1468,6 +1512,18 @@ export class Node extends EventEmitter {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.registration.close();
   }
+}
+
+/** A process's function resolved: it ends `normal`. */
+function processDone(): void {
+  const p = processContext.getStore();
+  if (p !== undefined) (p.owner as Node).terminate(p, A.normal);
+}
+
+/** A process's function threw or rejected: it ends with that error. */
+function processFailed(e: unknown): void {
+  const p = processContext.getStore();
+  if (p !== undefined) (p.owner as Node).terminate(p, errorReason(e));
 }
 
 /**

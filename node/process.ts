@@ -8,6 +8,21 @@
 import { ExitError, TimeoutError } from "./errors.ts";
 import type { Pid, Ref } from "./terms.ts";
 
+/** The mailbox of every process that has no message waiting (never written). */
+const NO_MESSAGES: unknown[] = [];
+
+/** The resolving functions of the promise last made by `capture`. */
+let capturedResolve: (m: unknown) => void = () => {};
+let capturedReject: (e: unknown) => void = () => {};
+/** A promise executor that makes no closure per promise. */
+function capture(
+  resolve: (m: unknown) => void,
+  reject: (e: unknown) => void,
+): void {
+  capturedResolve = resolve;
+  capturedReject = reject;
+}
+
 interface Waiter {
   matcher: ((m: unknown) => boolean) | undefined;
   resolve: (m: unknown) => void;
@@ -48,20 +63,21 @@ export class Process {
   trapExit = false;
   /** Where this process's I/O goes. */
   groupLeader: Pid;
-  /** Linked processes, by pid key. */
-  readonly links: Map<string, Pid> = new Map();
-  /** Monitors on this process, by reference key. */
-  readonly monitoredBy: Map<string, MonitorEntry> = new Map();
-  /** Monitors this process holds, by reference key. */
-  readonly monitoring: Map<string, MonitoringEntry> = new Map();
-  /** Active aliases of this process (reference keys). */
-  readonly aliases: Set<string> = new Set();
+  // Links, monitors and aliases: most processes have none, so the tables
+  // are made on first use (an idle process costs a few hundred bytes, not
+  // a few kilobytes). Code that only reads them uses the `…IfAny` fields.
+  /** The link table, if it was ever used. @internal */
+  linksIfAny: Map<string, Pid> | undefined;
+  /** The monitored-by table, if it was ever used. @internal */
+  monitoredByIfAny: Map<string, MonitorEntry> | undefined;
+  /** The monitoring table, if it was ever used. @internal */
+  monitoringIfAny: Map<string, MonitoringEntry> | undefined;
+  /** The alias set, if it was ever used. @internal */
+  aliasesIfAny: Set<string> | undefined;
   /** Registered name, if any. */
   registeredName: string | undefined;
   /** The exit reason once the process has ended. */
   exitReason: unknown;
-  /** Resolves with the exit reason when the process ends. */
-  readonly exited: Promise<unknown>;
   /** A native handler instead of a mailbox, for system processes. */
   handler: MessageHandler | undefined;
   /**
@@ -81,17 +97,48 @@ export class Process {
    */
   suspended: Promise<void> | undefined;
 
-  private queue: unknown[] = [];
+  /** The mailbox: the shared empty array until a message waits. */
+  private queue: unknown[] = NO_MESSAGES;
   private head = 0;
   private waiter: Waiter | null = null;
   /** Further concurrent receives (JS code may await several at once). */
   private moreWaiters: Waiter[] | null = null;
-  private resolveExited!: (reason: unknown) => void;
+  private exitedPromise: Promise<unknown> | undefined;
+  private resolveExited: ((reason: unknown) => void) | undefined;
 
   constructor(pid: Pid, groupLeader: Pid) {
     this.pid = pid;
     this.groupLeader = groupLeader;
-    this.exited = new Promise((r) => (this.resolveExited = r));
+  }
+
+  /** Linked processes, by pid key. */
+  get links(): Map<string, Pid> {
+    return this.linksIfAny ??= new Map();
+  }
+
+  /** Monitors on this process, by reference key. */
+  get monitoredBy(): Map<string, MonitorEntry> {
+    return this.monitoredByIfAny ??= new Map();
+  }
+
+  /** Monitors this process holds, by reference key. */
+  get monitoring(): Map<string, MonitoringEntry> {
+    return this.monitoringIfAny ??= new Map();
+  }
+
+  /** Active aliases of this process (reference keys). */
+  get aliases(): Set<string> {
+    return this.aliasesIfAny ??= new Set();
+  }
+
+  /** Resolves with the exit reason when the process ends. */
+  get exited(): Promise<unknown> {
+    if (this.exitedPromise === undefined) {
+      this.exitedPromise = this.alive
+        ? new Promise((r) => (this.resolveExited = r))
+        : Promise.resolve(this.exitReason);
+    }
+    return this.exitedPromise;
   }
 
   /** Number of messages waiting in the mailbox. */
@@ -123,7 +170,8 @@ export class Process {
         return;
       }
     }
-    this.queue.push(message);
+    if (this.queue === NO_MESSAGES) this.queue = [message];
+    else this.queue.push(message);
   }
 
   /**
@@ -214,16 +262,21 @@ export class Process {
     if (timeoutMs !== undefined && timeoutMs <= 0) {
       return Promise.reject(this.timeoutError(0));
     }
-    return new Promise((resolve, reject) => {
-      const w: Waiter = { matcher, resolve, reject, timer: undefined };
-      if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
-        w.timer = setTimeout(() => {
-          this.removeWaiter(w);
-          reject(this.timeoutError(timeoutMs));
-        }, timeoutMs);
-      }
-      this.addWaiter(w);
-    });
+    const promise = new Promise(capture);
+    const w: Waiter = {
+      matcher,
+      resolve: capturedResolve,
+      reject: capturedReject,
+      timer: undefined,
+    };
+    if (timeoutMs !== undefined && Number.isFinite(timeoutMs)) {
+      w.timer = setTimeout(() => {
+        this.removeWaiter(w);
+        w.reject(this.timeoutError(timeoutMs));
+      }, timeoutMs);
+    }
+    this.addWaiter(w);
+    return promise;
   }
 
   private timeoutError(ms: number): TimeoutError {
@@ -250,6 +303,7 @@ export class Process {
 
   /** Removes every message `matcher` accepts; returns them. */
   drain(matcher: (m: unknown) => boolean): unknown[] {
+    if (this.head === this.queue.length) return [];
     const kept: unknown[] = [], taken: unknown[] = [];
     for (let i = this.head; i < this.queue.length; i++) {
       const m = this.queue[i];
@@ -269,13 +323,13 @@ export class Process {
       : [this.waiter, ...(this.moreWaiters ?? [])];
     this.waiter = null;
     this.moreWaiters = null;
-    this.queue = [];
+    this.queue = NO_MESSAGES;
     this.head = 0;
     for (const w of waiting) {
       if (w.timer !== undefined) clearTimeout(w.timer);
       w.reject(new ExitError(reason, `${this.pid}`));
     }
-    this.resolveExited(reason);
+    this.resolveExited?.(reason);
   }
 
   /**
