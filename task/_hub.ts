@@ -9,62 +9,16 @@
  */
 import type { Node } from "../node/node.ts";
 import type { Process } from "../node/process.ts";
-import { ExitError, NoConnectionError } from "../node/errors.ts";
-import { Atom, Pid, Ref, Tuple } from "../node/terms.ts";
+import { A } from "../node/_atoms.ts";
+import { ExitError } from "../node/errors.ts";
+import { type Atom, type Pid, Ref, Tuple } from "../node/terms.ts";
+import type { CallTarget } from "../node/_gen_call.ts";
+import { askProtocol } from "./_one_round_trip.ts";
 
 // The busy wait lives in the node layer: every connection keeps polling
 // after traffic, which covers task requests and replies.
 import { setBusyWait } from "../node/_busy_wait.ts";
 export { setBusyWait };
-
-/** Atoms used by the task modules. @internal */
-export const A = {
-  DOWN: Atom.of("DOWN"),
-  EXIT: Atom.of("EXIT"),
-  alias: Atom.of("alias"),
-  gen_call: Atom.of("$gen_call"),
-  system: Atom.of("system"),
-  terminate: Atom.of("terminate"),
-  ok: Atom.of("ok"),
-  error: Atom.of("error"),
-  normal: Atom.of("normal"),
-  shutdown: Atom.of("shutdown"),
-  kill: Atom.of("kill"),
-  killed: Atom.of("killed"),
-  noproc: Atom.of("noproc"),
-  noconnection: Atom.of("noconnection"),
-  timeout: Atom.of("timeout"),
-  monitor: Atom.of("monitor"),
-  nomonitor: Atom.of("nomonitor"),
-  start_task: Atom.of("start_task"),
-  max_children: Atom.of("max_children"),
-  not_found: Atom.of("not_found"),
-  temporary: Atom.of("temporary"),
-  transient: Atom.of("transient"),
-  permanent: Atom.of("permanent"),
-  brutal_kill: Atom.of("brutal_kill"),
-  infinity: Atom.of("infinity"),
-  nil: null,
-  erlang: Atom.of("erlang"),
-  apply: Atom.of("apply"),
-  which_children: Atom.of("which_children"),
-  count_children: Atom.of("count_children"),
-  terminate_child: Atom.of("terminate_child"),
-  restart_child: Atom.of("restart_child"),
-  delete_child: Atom.of("delete_child"),
-  start_child: Atom.of("start_child"),
-  undefined: Atom.of("undefined"),
-  restarting: Atom.of("restarting"),
-  worker: Atom.of("worker"),
-  supervisor: Atom.of("supervisor"),
-  specs: Atom.of("specs"),
-  active: Atom.of("active"),
-  supervisors: Atom.of("supervisors"),
-  workers: Atom.of("workers"),
-  not_started: Atom.of("noderl_task_not_started"),
-  badfun: Atom.of("badfun"),
-  TaskSupervised: Atom.of("Elixir.Task.Supervised"),
-} as const;
 
 /** How a task ended, as the hub saw it. @internal */
 export type Outcome =
@@ -118,24 +72,7 @@ export function outcomeWithin(
 }
 
 /** Where a call can go: a pid, a local name, or `[name, node]`. @internal */
-export type CallTarget =
-  | Pid
-  | string
-  | Atom
-  | readonly [string | Atom, string | Atom];
-
-/** `{name, node}` or the pid/name, for messages. @internal */
-export function describeTarget(t: CallTarget): string {
-  if (Array.isArray(t)) return `{${String(t[0])}, ${String(t[1])}}`;
-  return String(t);
-}
-
-/** The node a target lives on. @internal */
-export function targetNode(node: Node, t: CallTarget): string {
-  if (t instanceof Pid) return t.node;
-  if (Array.isArray(t)) return String(t[1]);
-  return node.name;
-}
+export type { CallTarget };
 
 const hubs = new WeakMap<Node, Hub>();
 
@@ -354,30 +291,12 @@ export class Hub {
 
   /**
    * Whether `peer` is a noderl node whose task supervisors take the
-   * one-round-trip start (asked once per connection with an rpc of
-   * `noderl_task:protocol/0`; BEAM nodes answer `undef`).
+   * one-round-trip start (`_one_round_trip.ts`), asked once per connection.
    */
   fastPeer(peer: string): Promise<boolean> {
     let p = this.fastPeers.get(peer);
     if (p === undefined) {
-      const node = this.node;
-      p = new Promise<boolean>((resolve, reject) => {
-        node.spawnLocal(this.process, async () => {
-          try {
-            const v = await node.call(
-              peer,
-              "noderl_task",
-              "protocol",
-              [],
-              10_000,
-            );
-            resolve(v === 1);
-          } catch (e) {
-            if (e instanceof NoConnectionError) reject(e);
-            else resolve(false);
-          }
-        }, { label: "task protocol probe" });
-      });
+      p = askProtocol(this.node, this.process, peer);
       p.then(
         (fast) => {
           if (this.fastPeers.get(peer) === p) this.fastKnown.set(peer, fast);

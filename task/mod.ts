@@ -13,9 +13,9 @@ export {
   type TaskOptions,
   type TaskResult,
 } from "./task.ts";
+export { MaxChildrenError } from "./errors.ts";
 export {
   type AsyncOptions,
-  MaxChildrenError,
   type StartChildOptions,
   TaskSupervisor,
   type TaskSupervisorCallOptions,

@@ -41,25 +41,32 @@
  */
 import type { Node } from "../node/node.ts";
 import type { Process } from "../node/process.ts";
-import { ExitError, TimeoutError } from "../node/errors.ts";
+import { A, isTuple } from "../node/_atoms.ts";
+import { describeDest } from "../node/_dest.ts";
+import { ExitError, NameTakenError } from "../node/errors.ts";
 import { formatTerm } from "../node/format.ts";
 import { currentNode } from "../node/process_api.ts";
 import { Atom, Pid, Tuple, tuple } from "../node/terms.ts";
-import { A, type CallTarget, describeTarget, hubFor } from "./_hub.ts";
+import { type CallTarget, hubFor } from "./_hub.ts";
+import {
+  checkIntensity,
+  checkRestart,
+  type Restart,
+  RestartIntensity,
+  restarts,
+} from "./_restart_intensity.ts";
+import {
+  checkShutdown,
+  DEFAULT_SHUTDOWN,
+  receiveDown,
+  type Shutdown,
+  shutdownChild,
+} from "./_shutdown.ts";
+
+export type { Restart, Shutdown };
 
 /** How a supervisor restarts children when one exits. */
 export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one";
-/**
- * When a child is restarted: always (`permanent`), only after an abnormal
- * exit (`transient`: not `normal`, `shutdown` or `{shutdown, _}`), or never
- * (`temporary`).
- */
-export type Restart = "permanent" | "transient" | "temporary";
-/**
- * How a child is stopped: a `shutdown` exit signal and this many ms before
- * it is killed, `"infinity"` to wait for it, or `"brutal_kill"`.
- */
-export type Shutdown = number | "brutal_kill" | "infinity";
 
 /** A child specification. */
 export interface ChildSpec {
@@ -71,13 +78,25 @@ export interface ChildSpec {
    * to the pid anyway).
    */
   start: () => Pid | Promise<Pid>;
-  /** Default `"permanent"`. */
+  /**
+   * When the child is restarted.
+   * @default "permanent"
+   */
   restart?: Restart;
-  /** Default 5000 ms for a worker, `"infinity"` for a supervisor. */
+  /**
+   * How the child is stopped.
+   * @default 5000 (ms) for a worker, "infinity" for a supervisor
+   */
   shutdown?: Shutdown;
-  /** Default `"worker"`. */
+  /**
+   * What the child is.
+   * @default "worker"
+   */
   type?: "worker" | "supervisor";
-  /** Module names reported by `which_children`. Default `[]`. */
+  /**
+   * Module names reported by `which_children`.
+   * @default []
+   */
   modules?: string[];
 }
 
@@ -102,17 +121,27 @@ export type ChildEntry =
 
 /** Options of {@linkcode Supervisor.start}. */
 export interface SupervisorOptions {
-  /** Default `"one_for_one"`. */
+  /**
+   * Which children are restarted when one exits.
+   * @default "one_for_one"
+   */
   strategy?: Strategy;
-  /** Restarts allowed within `maxSeconds` before the supervisor exits. Default 3. */
+  /**
+   * Restarts allowed within `maxSeconds` before the supervisor exits (an
+   * integer ≥ 0).
+   * @default 3
+   */
   maxRestarts?: number;
-  /** Default 5. */
+  /**
+   * The window of `maxRestarts`, in seconds (> 0).
+   * @default 5
+   */
   maxSeconds?: number;
   /** Registers the supervisor under this name (exact atom text). */
   name?: string | Atom;
   /**
-   * Link the supervisor to the calling process. Default: true inside a
-   * process, false outside any (the shell cannot be taken down).
+   * Link the supervisor to the calling process.
+   * @default true inside a process, false outside any (the shell cannot be taken down)
    */
   link?: boolean;
 }
@@ -122,9 +151,15 @@ export type SupervisorRef = CallTarget;
 
 /** Options of the calls that take a supervisor. */
 export interface CallOptions {
-  /** The node to call from. Default: the calling process's, else the default node. */
+  /**
+   * The node to call from.
+   * @default the calling process's node, else the default node
+   */
   node?: Node;
-  /** Give up after this many ms. Default: wait (as Elixir does). */
+  /**
+   * Give up after this many ms.
+   * @default Infinity (wait, as Elixir does)
+   */
   timeoutMs?: number;
 }
 
@@ -154,21 +189,36 @@ export interface ChildCounts {
 
 /** Options of {@linkcode Supervisor.worker}. */
 export interface WorkerOptions {
-  /** Default `"permanent"`. */
+  /**
+   * When the worker is restarted.
+   * @default "permanent"
+   */
   restart?: Restart;
-  /** Default 5000. */
+  /**
+   * How the worker is stopped (ms before it is killed, `"infinity"`, or `"brutal_kill"`).
+   * @default 5000
+   */
   shutdown?: Shutdown;
 }
 
 /** Options of {@linkcode Supervisor.childSpec}: a nested supervisor. */
 export interface NestedSupervisorOptions extends SupervisorOptions {
-  /** The child id. Default: the name, else `"Elixir.Supervisor"`. */
+  /**
+   * The child id.
+   * @default the name, else "Elixir.Supervisor"
+   */
   id?: string;
   /** Its children. */
   children: ChildEntry[];
-  /** Default `"permanent"`. */
+  /**
+   * When the nested supervisor is restarted.
+   * @default "permanent"
+   */
   restart?: Restart;
-  /** Default `"infinity"`. */
+  /**
+   * How the nested supervisor is stopped.
+   * @default "infinity"
+   */
   shutdown?: Shutdown;
 }
 
@@ -177,30 +227,9 @@ interface ChildState {
   pid: Pid | undefined;
 }
 
-const RESTARTS = new Set(["permanent", "transient", "temporary"]);
 const STRATEGIES = new Set(["one_for_one", "one_for_all", "rest_for_one"]);
 
-/** Whether an exit reason counts as a normal stop (no restart of a transient child). @internal */
-export function isNormalExit(reason: unknown): boolean {
-  return reason === A.normal || reason === A.shutdown ||
-    (reason instanceof Tuple && reason.length === 2 &&
-      reason[0] === A.shutdown);
-}
-
-/** Checks a shutdown value. @internal */
-export function checkShutdown(s: unknown, what: string): Shutdown {
-  if (
-    s === "brutal_kill" || s === "infinity" ||
-    (typeof s === "number" && s >= 0 && !Number.isNaN(s))
-  ) return s as Shutdown;
-  throw new TypeError(
-    `${what}: shutdown must be a number of ms ≥ 0, "infinity" or "brutal_kill", got ${
-      String(s)
-    }`,
-  );
-}
-
-/** Turns a child entry into a complete spec, or throws a TypeError. @internal */
+/** Turns a child entry into a complete spec, or throws a TypeError (RangeError for an out-of-range value). @internal */
 export function normalizeChild(entry: ChildEntry): Required<ChildSpec> {
   let spec: unknown = entry;
   if (
@@ -227,15 +256,10 @@ export function normalizeChild(entry: ChildEntry): Required<ChildSpec> {
       }`,
     );
   }
-  const restart = s.restart ?? "permanent";
-  if (!RESTARTS.has(restart)) {
-    throw new TypeError(
-      `child ${s.id}: restart must be "permanent", "transient" or "temporary", got ${restart}`,
-    );
-  }
+  const restart = checkRestart(s.restart, `child ${s.id}`, "permanent");
   const type = s.type ?? "worker";
   if (type !== "worker" && type !== "supervisor") {
-    throw new TypeError(
+    throw new RangeError(
       `child ${s.id}: type must be "worker" or "supervisor", got ${type}`,
     );
   }
@@ -245,7 +269,7 @@ export function normalizeChild(entry: ChildEntry): Required<ChildSpec> {
     restart,
     type,
     shutdown: checkShutdown(
-      s.shutdown ?? (type === "supervisor" ? "infinity" : 5000),
+      s.shutdown ?? (type === "supervisor" ? "infinity" : DEFAULT_SHUTDOWN),
       `child ${s.id}`,
     ),
     modules: s.modules ?? [],
@@ -257,24 +281,12 @@ function checkOptions(o: SupervisorOptions): Required<
 > {
   const strategy = o.strategy ?? "one_for_one";
   if (!STRATEGIES.has(strategy)) {
-    throw new TypeError(
+    throw new RangeError(
       `strategy must be "one_for_one", "one_for_all" or "rest_for_one", got ${strategy}`,
     );
   }
-  const maxRestarts = o.maxRestarts ?? 3, maxSeconds = o.maxSeconds ?? 5;
-  if (!Number.isInteger(maxRestarts) || maxRestarts < 0) {
-    throw new TypeError(
-      `maxRestarts must be an integer ≥ 0, got ${maxRestarts}`,
-    );
-  }
-  if (typeof maxSeconds !== "number" || !(maxSeconds > 0)) {
-    throw new TypeError(`maxSeconds must be a number > 0, got ${maxSeconds}`);
-  }
-  return { strategy, maxRestarts, maxSeconds };
+  return { strategy, ...checkIntensity(o) };
 }
-
-const isTuple = (m: unknown, tag: unknown, size: number): m is Tuple =>
-  m instanceof Tuple && m.length === size && m[0] === tag;
 
 /** Whether two exit reasons are the same term. @internal */
 export function sameReason(a: unknown, b: unknown): boolean {
@@ -288,14 +300,16 @@ export function reasonTerm(reason: unknown): unknown {
 
 class SupervisorServer {
   readonly children: ChildState[] = [];
-  private restarts: number[] = [];
+  private readonly intensity: RestartIntensity;
 
   constructor(
     readonly node: Node,
     readonly proc: Process,
     readonly opts: Required<Omit<SupervisorOptions, "name" | "link">>,
     readonly parent: Pid | undefined,
-  ) {}
+  ) {
+    this.intensity = new RestartIntensity(opts.maxRestarts, opts.maxSeconds);
+  }
 
   async init(specs: Required<ChildSpec>[]): Promise<void> {
     for (const spec of specs) {
@@ -350,15 +364,6 @@ class SupervisorServer {
     }
   }
 
-  /** Records a restart; false when the intensity is exceeded. */
-  private addRestart(): boolean {
-    const now = performance.now();
-    const since = now - this.opts.maxSeconds * 1000;
-    this.restarts = this.restarts.filter((t) => t > since);
-    this.restarts.push(now);
-    return this.restarts.length <= this.opts.maxRestarts;
-  }
-
   private async childExited(c: ChildState, reason: unknown): Promise<void> {
     c.pid = undefined;
     const r = c.spec.restart;
@@ -366,8 +371,8 @@ class SupervisorServer {
       this.children.splice(this.children.indexOf(c), 1);
       return;
     }
-    if (r === "transient" && isNormalExit(reason)) return;
-    if (!this.addRestart()) await this.giveUp();
+    if (!restarts(r, reason)) return;
+    if (!this.intensity.add()) await this.giveUp();
     const i = this.children.indexOf(c);
     let group: ChildState[];
     if (this.opts.strategy === "one_for_one") group = [c];
@@ -389,7 +394,7 @@ class SupervisorServer {
           break;
         } catch {
           // As OTP: a failed restart counts as a restart, and is tried again.
-          if (!this.addRestart()) await this.giveUp();
+          if (!this.intensity.add()) await this.giveUp();
         }
       }
     }
@@ -405,26 +410,13 @@ class SupervisorServer {
     const pid = c.pid;
     if (pid === undefined) return;
     c.pid = undefined;
-    const node = this.node, p = this.proc;
-    const mref = node.monitorFrom(p, pid);
-    node.unlinkFrom(p, pid);
-    p.drain((m) =>
-      isTuple(m, A.EXIT, 3) && m[1] instanceof Pid && m[1].equals(pid)
+    await shutdownChild(
+      this.node,
+      this.proc,
+      pid,
+      c.spec.shutdown,
+      receiveDown(this.proc),
     );
-    const sd = c.spec.shutdown;
-    const isDown = (m: unknown) => isTuple(m, A.DOWN, 5) && mref.equals(m[1]);
-    node.exitFrom(p, pid, sd === "brutal_kill" ? A.kill : A.shutdown);
-    if (typeof sd !== "number") {
-      await p.receive(isDown);
-      return;
-    }
-    try {
-      await p.receive(isDown, sd);
-    } catch (e) {
-      if (!(e instanceof TimeoutError)) throw e;
-      node.exitFrom(p, pid, A.kill);
-      await p.receive(isDown);
-    }
   }
 
   async terminateAll(): Promise<void> {
@@ -472,7 +464,7 @@ class SupervisorServer {
       const c = this.find(req[1]);
       if (c === undefined) return reply(tuple(A.error, A.not_found));
       if (c.pid !== undefined) {
-        return reply(tuple(A.error, Atom.of("running")));
+        return reply(tuple(A.error, A.running));
       }
       try {
         c.pid = await this.startChild(c.spec);
@@ -484,7 +476,7 @@ class SupervisorServer {
       const c = this.find(req[1]);
       if (c === undefined) return reply(tuple(A.error, A.not_found));
       if (c.pid !== undefined) {
-        return reply(tuple(A.error, Atom.of("running")));
+        return reply(tuple(A.error, A.running));
       }
       this.children.splice(this.children.indexOf(c), 1);
       reply(A.ok);
@@ -497,7 +489,7 @@ class SupervisorServer {
       }
       if (this.find(spec.id)) {
         return reply(
-          tuple(A.error, tuple(Atom.of("already_present"), Atom.of(spec.id))),
+          tuple(A.error, tuple(A.already_present, Atom.of(spec.id))),
         );
       }
       try {
@@ -508,7 +500,7 @@ class SupervisorServer {
         reply(tuple(A.error, errorTerm(e)));
       }
     } else {
-      reply(tuple(A.error, tuple(Atom.of("bad_call"), req)));
+      reply(tuple(A.error, tuple(A.bad_call, req)));
     }
   }
 }
@@ -567,12 +559,13 @@ export class Supervisor {
       return Promise.reject(e);
     }
     const name = options.name === undefined ? undefined : String(options.name);
-    if (name !== undefined && node.whereis(name) !== undefined) {
+    const holder = name === undefined ? undefined : node.whereis(name);
+    if (holder !== undefined) {
       return Promise.reject(
-        new Error(
-          `cannot start supervisor ${name}: the name is taken by ${
-            node.whereis(name)
-          } on ${node.name} (stop it first, or pick another name)`,
+        new NameTakenError(
+          name!,
+          String(holder),
+          `cannot start supervisor on ${node.name}`,
         ),
       );
     }
@@ -597,7 +590,7 @@ export class Supervisor {
             tuple(
               A.shutdown,
               tuple(
-                Atom.of("failed_to_start_child"),
+                A.failed_to_start_child,
                 Atom.of(f.id),
                 errorTerm(f.cause),
               ),
@@ -697,7 +690,7 @@ export class Supervisor {
     const r = await call(supervisor, tuple(A.start_child, child), options);
     if (isTuple(r, A.ok, 2) && r[1] instanceof Pid) return r[1];
     throw new Error(
-      `could not start the child on ${describeTarget(supervisor)}: ${
+      `could not start the child on ${describeDest(supervisor)}: ${
         formatTerm(isTuple(r, A.error, 2) ? r[1] : r)
       }`,
     );
@@ -718,7 +711,7 @@ export class Supervisor {
 
   /**
    * A child spec for a worker process running `fn` (spawned linked to the
-   * supervisor). `restart` defaults to `"permanent"`, `shutdown` to 5000.
+   * supervisor), restarted and stopped as `options` say.
    */
   static worker(
     id: string,
@@ -733,7 +726,7 @@ export class Supervisor {
           .pid;
       },
       restart: options.restart ?? "permanent",
-      shutdown: options.shutdown ?? 5000,
+      shutdown: options.shutdown ?? DEFAULT_SHUTDOWN,
       type: "worker",
     };
   }
@@ -778,7 +771,7 @@ export async function stopProcess(
     untilDown: true,
   });
   if (!sameReason(down, r)) {
-    throw new ExitError(down, `stop ${describeTarget(target)}`);
+    throw new ExitError(down, `stop ${describeDest(target)}`);
   }
 }
 
@@ -797,7 +790,7 @@ export function countsFrom(r: unknown, supervisor: SupervisorRef): ChildCounts {
 
 function badReply(what: string, sup: SupervisorRef, r: unknown): Error {
   return new Error(
-    `${what} on ${describeTarget(sup)} got an unexpected reply ${
+    `${what} on ${describeDest(sup)} got an unexpected reply ${
       formatTerm(r)
     }: is it a supervisor?`,
   );
@@ -813,18 +806,18 @@ function notOk(
   if (why === A.not_found) {
     return new Error(
       `cannot ${what} child ${id}: ${
-        describeTarget(sup)
+        describeDest(sup)
       } has no child with that id`,
     );
   }
-  if (why === Atom.of("running")) {
+  if (why === A.running) {
     return new Error(
       `cannot ${what} child ${id} of ${
-        describeTarget(sup)
+        describeDest(sup)
       }: it is running (terminate it first)`,
     );
   }
   return new Error(
-    `cannot ${what} child ${id} of ${describeTarget(sup)}: ${formatTerm(why)}`,
+    `cannot ${what} child ${id} of ${describeDest(sup)}: ${formatTerm(why)}`,
   );
 }

@@ -27,11 +27,11 @@
  */
 import type { Node } from "../node/node.ts";
 import type { Process } from "../node/process.ts";
+import { A } from "../node/_atoms.ts";
 import { ExitError, NoConnectionError, TimeoutError } from "../node/errors.ts";
 import { currentNode } from "../node/process_api.ts";
-import { Atom, Pid, type Ref, Tuple, tuple } from "../node/terms.ts";
+import { Atom, type Pid, type Ref } from "../node/terms.ts";
 import {
-  A,
   type Hub,
   hubFor,
   onSettled,
@@ -40,12 +40,13 @@ import {
   setBusyWait,
   type TaskEntry,
 } from "./_hub.ts";
+import { callersFor, runLocalTask } from "./_supervised.ts";
 
 /** Options of {@linkcode Task.async}. */
 export interface TaskOptions {
   /**
-   * The node to run on. Default: the calling process's node, else the
-   * default node (the first started in this OS process that still runs).
+   * The node to run on.
+   * @default the calling process's node, else the default node (the first started in this OS process that still runs)
    */
   node?: Node;
 }
@@ -72,18 +73,11 @@ export interface TaskState {
   /** Waiting for the pid (Task.shutdown during a remote start). */
   startWaiters: Array<() => void> | undefined;
   /** Turns a start failure reported in a DOWN into an error, if it is one. */
-  startFailure:
-    | ((reason: unknown, t: TaskState) => Error | undefined)
-    | undefined;
-  /** Context for startFailure: the supervisor as given, and its node. */
-  supervisor: unknown;
+  startFailure: ((reason: unknown) => Error | undefined) | undefined;
 }
 
 let stateOf: (t: Task<unknown>) => TaskState;
 let isTask: (t: unknown) => boolean;
-const CALLERS = Symbol("noderl.$callers");
-const OWNER = Symbol("noderl.owner");
-type Tagged = Process & { [CALLERS]?: Pid[]; [OWNER]?: [Pid[], Tuple] };
 
 /**
  * A running task: what {@linkcode Task.async} and `TaskSupervisor.async`
@@ -239,7 +233,7 @@ function state(task: unknown, what: string): TaskState {
 
 function checkTimeout(ms: unknown, what: string): number {
   if (typeof ms !== "number" || Number.isNaN(ms) || ms < 0) {
-    throw new TypeError(
+    throw new RangeError(
       `${what}: the timeout must be a number of milliseconds ≥ 0 or Infinity, got ${
         String(ms)
       }`,
@@ -273,7 +267,7 @@ function describeTask(task: Task<unknown>): string {
 function failure(task: Task<unknown>, s: TaskState, o: Outcome): Error {
   if (o.kind === "error") return o.error;
   const reason = o.kind === "exit" ? o.reason : undefined;
-  const start = s.startFailure?.(reason, s);
+  const start = s.startFailure?.(reason);
   if (start) return start;
   if (reason === A.noconnection) {
     return new NoConnectionError(task.node, describeTask(task));
@@ -343,7 +337,7 @@ function resultOf<T>(
 ): TaskResult<T> {
   if (o.kind === "ok") return { ok: o.value as T };
   if (o.kind === "exit" && o.reason !== A.noconnection) {
-    const start = s.startFailure?.(o.reason, s);
+    const start = s.startFailure?.(o.reason);
     if (start) throw start;
     return { exit: o.reason };
   }
@@ -454,43 +448,6 @@ export function setTaskBusyWait(ms: number): number {
 
 // ---------------------------------------------------------------- internals for TaskSupervisor
 
-/** The `$callers` to send with a task started by `owner`. @internal */
-export function callersFor(owner: Process): Pid[] {
-  return ownerInfo(owner)[0];
-}
-
-/** `{Node, NameOrPid, Pid}` for `owner`, as Elixir's `get_owner`. @internal */
-export function ownerTuple(node: Node, owner: Process): Tuple {
-  if (owner.registeredName !== undefined) {
-    return tuple(
-      Atom.of(node.name),
-      Atom.of(owner.registeredName),
-      owner.pid,
-    );
-  }
-  return ownerInfo(owner)[1];
-}
-
-function ownerInfo(owner: Process): [Pid[], Tuple] {
-  const o = owner as Tagged;
-  let info = o[OWNER];
-  if (info === undefined) {
-    const up = o[CALLERS];
-    info = o[OWNER] = [
-      up ? [owner.pid, ...up] : [owner.pid],
-      tuple(Atom.of(owner.pid.node), owner.pid, owner.pid),
-    ];
-  }
-  return info;
-}
-
-/** Records the `$callers` of a task process. @internal */
-export function setCallers(p: Process, callers: unknown): void {
-  if (Array.isArray(callers)) {
-    (p as Tagged)[CALLERS] = callers.filter((c) => c instanceof Pid) as Pid[];
-  }
-}
-
 function newState(
   hub: Hub,
   entry: TaskEntry,
@@ -504,7 +461,6 @@ function newState(
     what,
     startWaiters: undefined,
     startFailure: undefined,
-    supervisor: undefined,
   };
 }
 
@@ -526,20 +482,14 @@ export function startLocalTask<T>(
   const hub = hubFor(node);
   const entry = hub.newTask();
   const callers = callersFor(owner);
-  const proc: Process = node.spawnLocal(spawner, async () => {
-    (proc as Tagged)[CALLERS] = callers;
-    let v: unknown;
-    try {
-      v = await run();
-    } catch (err) {
-      entry.cause = err;
-      throw err;
-    }
-    if (proc.alive) hub.reply(entry, v);
-  }, {
-    link: spawner === owner ? options.link : true,
-    label: typeof options.what === "string" ? options.what : undefined,
-  });
+  const proc: Process = node.spawnLocal(
+    spawner,
+    () => runLocalTask(proc, hub, entry, callers, run),
+    {
+      link: spawner === owner ? options.link : true,
+      label: typeof options.what === "string" ? options.what : undefined,
+    },
+  );
   if (spawner !== owner && options.link) node.linkFrom(owner, proc.pid);
   options.onSpawn?.(proc);
   hub.watch(entry, proc.pid);
@@ -577,11 +527,4 @@ export function taskStarted(task: Task<unknown>, pid: Pid): void {
     s.startWaiters = undefined;
     for (const f of w) f();
   }
-}
-
-/** Is `x` a 2-tuple `{noderl_task_not_started, Why, …}`? @internal */
-export function notStartedReason(x: unknown): Tuple | undefined {
-  return x instanceof Tuple && x.length >= 2 && x[0] === A.not_started
-    ? x
-    : undefined;
 }
