@@ -13,7 +13,7 @@ export default defineConfig({
     // Run as a script by startPeers: node dist/node/peer_main.js …
     "node/peer_main": "node/peer_main.ts",
     // The npm bin noderl-registry (its #! line comes from the source).
-    "node/registry": "node/registry.ts",
+    "node/registry_main": "node/registry_main.ts",
     // The npm bins noderl-kv and noderl-chat.
     "router/main": "router/main.ts",
     "chat/main": "chat/main.ts",

@@ -25,7 +25,7 @@ const USAGE =
   --port    TCP port for the text protocol (CREATE b | PUT b k v | GET b k | DELETE b k)
 
 The node registers with the registry at ERL_EPMD_PORT (default 4369); start one
-with node/registry.ts first.`;
+with node/registry_main.ts first.`;
 
 /** Runs the KV node CLI with `argv`; resolves with the exit code once it stops. */
 export async function main(argv: string[]): Promise<number> {

@@ -76,7 +76,8 @@ export type ConfigByEnvironment =
 /** Options of {@linkcode Application.loadConfig}. */
 export interface LoadConfigOptions {
   /**
-   * The environment. Default: `NODERL_ENV`, else `MIX_ENV`, else `"dev"`.
+   * The environment.
+   * @default `NODERL_ENV`, else `MIX_ENV`, else "dev"
    */
   env?: string;
 }

@@ -14,8 +14,13 @@ import process from "node:process";
 import { setTimeout as sleep } from "node:timers/promises";
 
 const here = dirname(fileURLToPath(import.meta.url));
-/** Path of `node/registry.ts`. */
-export const registryScript: string = join(here, "..", "node", "registry.ts");
+/** Path of the registry daemon's command line, `node/registry_main.ts`. */
+export const registryScript: string = join(
+  here,
+  "..",
+  "node",
+  "registry_main.ts",
+);
 
 function which(cmd: string): string | undefined {
   try {
@@ -316,7 +321,7 @@ export function tsRunner(): [string, string[]] {
   return [process.execPath, imports.length ? imports : ["--import", "tsx"]];
 }
 
-/** Runs `node/registry.ts` with `args` in this runtime. */
+/** Runs `node/registry_main.ts` with `args` in this runtime. */
 export function startRegistryScript(
   args: string[],
   env: Record<string, string> = {},

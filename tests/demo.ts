@@ -52,9 +52,9 @@ async function freePort(): Promise<number> {
   });
 }
 
-/** The registry daemon, as its own process (`node/registry.ts --port P`). */
+/** The registry daemon, as its own process (`node/registry_main.ts --port P`). */
 async function startDaemon(port: number) {
-  const script = join(here, "..", "node", "registry.ts");
+  const script = join(here, "..", "node", "registry_main.ts");
   const args = isDeno
     ? ["run", "-A", script, "--port", String(port)]
     : [...process.execArgv, script, "--port", String(port)];

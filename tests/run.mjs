@@ -420,9 +420,11 @@ if (opts.runtime !== "node") {
 
 function findDocFiles(dir) {
   return readdirSync(dir)
-    // peer_main.ts is a program: loading it runs it.
+    // Main files (main.ts, *_main.ts) are programs: loading them would
+    // run them, and they carry no examples.
     .filter((n) =>
-      n.endsWith(".ts") && !n.endsWith("_test.ts") && n !== "peer_main.ts"
+      n.endsWith(".ts") && !n.endsWith("_test.ts") && n !== "main.ts" &&
+      !n.endsWith("_main.ts")
     )
     .map((n) => relative(root, join(dir, n)));
 }
