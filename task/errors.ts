@@ -3,8 +3,9 @@
  *
  * @module
  */
+import type { Node } from "../node/node.ts";
 import { A } from "../node/_atoms.ts";
-import { ExitError } from "../node/errors.ts";
+import { ExitError, NameTakenError } from "../node/errors.ts";
 
 /**
  * A task supervisor could not start a task: it runs its `maxChildren`
@@ -46,5 +47,23 @@ export function noSupervisor(display: string, node: string): ExitError {
   return new ExitError(
     A.noproc,
     `no task supervisor ${display} is running on ${node} (start it with TaskSupervisor.start, or check the name: atoms are exact text, e.g. "Elixir.Chat.TaskSupervisor")`,
+  );
+}
+
+/**
+ * The error for starting a supervisor (`what`) on `node` under `name` when
+ * that name is taken, or undefined when it is free (or not given). @internal
+ */
+export function nameTaken(
+  node: Node,
+  name: string | undefined,
+  what: string,
+): NameTakenError | undefined {
+  const holder = name === undefined ? undefined : node.whereis(name);
+  if (holder === undefined) return undefined;
+  return new NameTakenError(
+    name!,
+    String(holder),
+    `cannot start ${what} on ${node.name}`,
   );
 }

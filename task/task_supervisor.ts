@@ -57,7 +57,7 @@
 import type { Node } from "../node/node.ts";
 import { A, isTuple } from "../node/_atoms.ts";
 import { describeDest } from "../node/_dest.ts";
-import { ExitError, NameTakenError } from "../node/errors.ts";
+import { ExitError } from "../node/errors.ts";
 import { formatTerm } from "../node/format.ts";
 import { currentNode } from "../node/process_api.ts";
 import { Atom, Pid, type Tuple, tuple } from "../node/terms.ts";
@@ -81,7 +81,7 @@ import {
   type Starting,
 } from "./_supervised.ts";
 import { serverOf, TaskSupervisorServer } from "./_task_supervisor_server.ts";
-import { MaxChildrenError, noSupervisor } from "./errors.ts";
+import { MaxChildrenError, nameTaken, noSupervisor } from "./errors.ts";
 import {
   type ChildCounts,
   type ChildSpec,
@@ -365,16 +365,8 @@ export class TaskSupervisor {
     } catch (e) {
       return Promise.reject(e);
     }
-    const holder = name === undefined ? undefined : node.whereis(name);
-    if (holder !== undefined) {
-      return Promise.reject(
-        new NameTakenError(
-          name!,
-          String(holder),
-          `cannot start task supervisor on ${node.name}`,
-        ),
-      );
-    }
+    const taken = nameTaken(node, name, "task supervisor");
+    if (taken !== undefined) return Promise.reject(taken);
     const caller = node.current();
     const server = TaskSupervisorServer.start(node, caller, {
       name,
