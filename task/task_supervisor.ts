@@ -1,8 +1,8 @@
 /**
  * Task supervisors, as Elixir's `Task.Supervisor`: a supervisor of tasks,
  * started with none, that starts tasks on request — on this node, or on
- * another one given as `[name, node]`. It speaks Elixir 1.14's protocol on
- * the wire both ways, so an Elixir node can run
+ * another one given as `[name, node]`. It speaks Elixir's protocol (1.14's
+ * and 1.18's shapes) on the wire both ways, so an Elixir node can run
  * `Task.Supervisor.async({Chat.TaskSupervisor, :"ts@localhost"}, Chat, :receive_message, ["hi"])`
  * against a noderl node, and noderl can run tasks under an Elixir node's
  * `Task.Supervisor`:
