@@ -16,8 +16,8 @@ import {
   NoConnectionError,
   TimeoutError,
 } from "../node/errors.ts";
-import { receive, trapExit } from "../node/process_api.ts";
-import { atom, type Pid, Tuple } from "../node/terms.ts";
+import { genCall, receive, trapExit } from "../node/process_api.ts";
+import { atom, type Pid, Tuple, tuple } from "../node/terms.ts";
 import { hubFor } from "./_hub.ts";
 import { MaxChildrenError } from "./errors.ts";
 import { Task } from "./task.ts";
@@ -275,6 +275,61 @@ describe("TaskSupervisor", () => {
         "3 restarts allowed, the 4th crash stops the supervisor",
       );
       await clean(alex);
+    },
+  );
+
+  test(
+    "a supervisor's default restart: startChild without one, locally and by call; {restart, R} to Elixir 1.15+'s first ask",
+    {},
+    async () => {
+      await assert.rejects(
+        TaskSupervisor.start(kate, { restart: "sometimes" as never }),
+        (e: Error) =>
+          e instanceof RangeError && /restart must be/.test(e.message),
+      );
+      const sup = await TaskSupervisor.start(kate, {
+        name: "Elixir.Transient.Sup",
+        restart: "transient",
+      });
+      let localRuns = 0;
+      await TaskSupervisor.startChild(sup, () => {
+        if (++localRuns === 1) throw new Error("first run fails");
+      }, { node: kate });
+      await eventually("restarted as transient", () => localRuns === 2);
+      // From alex, by Elixir's protocol: nil, then the supervisor's default.
+      let remoteRuns = 0;
+      kate.defineModule("Flaky", {
+        once: () => {
+          if (++remoteRuns === 1) throw new Error("first remote run fails");
+        },
+      });
+      const pid = await TaskSupervisor.startChild(
+        ["Elixir.Transient.Sup", kate.name],
+        "Flaky",
+        "once",
+        [],
+        { node: alex },
+      );
+      assert.equal(pid.node, kate.name);
+      await eventually("restarted as transient", () => remoteRuns === 2);
+      // The first ask of Elixir 1.15+'s start_child: [Owner, monitor], no restart.
+      const owner = tuple(atom(alex.name), alex.shell.pid, alex.shell.pid);
+      const ask = (restart: unknown) =>
+        genCall(
+          ["Elixir.Transient.Sup", kate.name],
+          tuple(atom("start_task"), [owner, atom("monitor")], restart, null),
+        );
+      const kateSide = alex.spawn(async () => {
+        assert.deepEqual(
+          await ask(null),
+          tuple(atom("restart"), atom("transient")),
+        );
+        const started = await ask(atom("transient")) as Tuple;
+        assert.equal(started[0], atom("ok"));
+        alex.exit(started[1] as Pid, atom("kill"));
+      });
+      assert.equal(await alex.processOf(kateSide)!.exited, atom("normal"));
+      await TaskSupervisor.stop(sup, "normal", { node: kate });
     },
   );
 
