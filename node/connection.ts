@@ -8,66 +8,24 @@
  * `unlinkIdAck`, `exit`, `exit2`, `monitor`, `demonitor`, `monitorExit`,
  * `spawnRequest`, `spawnReply`), which also picks the variant the peer's
  * flags allow (SEND_SENDER or SEND, PAYLOAD_EXIT or EXIT, UNLINK_ID or
- * UNLINK). Incoming packets go to the handler decoded, as
- * `(control tuple, message)`.
+ * UNLINK). Incoming packets are cut, reassembled and decoded by
+ * `_packet_reader.ts` and go to the handler as `(control tuple, message)`.
  *
  * @module
  */
 import type { Socket } from "node:net";
-import { TermReader } from "./decode.ts";
 import { TermWriter } from "./encode.ts";
-import { TermDecodeError } from "./term_errors.ts";
 import { keepPolling } from "./_busy_wait.ts";
 import { DFLAG, OP } from "./_dist.ts";
-import { FRAGMENT_SIZE, Reassembly } from "./_fragments.ts";
-import { Atom, type Pid, type Ref, Tuple, tuple } from "./terms.ts";
+import { FRAGMENT_SIZE } from "./_fragments.ts";
+import { NO_MESSAGE, PacketReader } from "./_packet_reader.ts";
+import { Atom, type Pid, type Ref, type Tuple, tuple } from "./terms.ts";
 
 const EMPTY_ATOM = Atom.of("");
 /** The distribution header with no atom cache references. */
 const DIST_HEADER = new Uint8Array([131, 68, 0]);
 /** The pass-through byte that starts packets to peers without fragments. */
 const PASS_THROUGH = new Uint8Array([112]);
-
-/**
- * Whether `buf` holds `bytes` at `at`. With `dv` (a view of `buf`), four
- * bytes at a time: `words` are `bytes` read as little-endian 32-bit words.
- */
-function sameBytes(
-  dv: DataView | undefined,
-  buf: Uint8Array,
-  at: number,
-  bytes: Uint8Array,
-  words: Int32Array,
-): boolean {
-  let i = 0;
-  if (dv !== undefined) {
-    const nw = words.length;
-    for (let k = 0; k < nw; k++) {
-      if (dv.getInt32(at + 4 * k, true) !== words[k]) return false;
-    }
-    i = nw * 4;
-  }
-  for (; i < bytes.length; i++) {
-    if (buf[at + i] !== bytes[i]) return false;
-  }
-  return true;
-}
-
-/** `bytes` as little-endian 32-bit words (a trailing partial word left out). */
-function wordsOf(bytes: Uint8Array): Int32Array {
-  const words = new Int32Array(bytes.length >> 2);
-  for (let i = 0; i < words.length; i++) {
-    const p = 4 * i;
-    words[i] = bytes[p] | bytes[p + 1] << 8 | bytes[p + 2] << 16 |
-      bytes[p + 3] << 24;
-  }
-  return words;
-}
-
-const NO_WORDS = new Int32Array(0);
-
-/** Marks a packet that carries no message after its control term. */
-export const NO_MESSAGE: unique symbol = Symbol("no message");
 
 /** Receives the packets of a connection. */
 export interface ConnectionHandler {
@@ -78,8 +36,6 @@ export interface ConnectionHandler {
 }
 
 const SLAB = 256 * 1024;
-/** Initial buffer of a packet that straddles reads; it grows as bytes come. */
-const PARTIAL = 64 * 1024;
 /** Bytes queued that trigger a write at once rather than at the end of the turn. */
 const FLUSH_AT = 128 * 1024;
 const TICK = new Uint8Array(4);
@@ -153,7 +109,6 @@ export class Connection {
   private seq = 0;
   private pumping = false;
   private readonly pumpNow = () => this.pump();
-  private readonly reassembly: Reassembly;
   /** Whether the connection is open. */
   open = true;
   /** Set once close() was called: nothing more is sent. */
@@ -166,6 +121,8 @@ export class Connection {
 
   private readonly socket: Socket;
   private readonly handler: ConnectionHandler;
+  /** The receiving half: framing, fragments, decoding. */
+  private readonly packets: PacketReader;
   private readonly limits: ConnectionLimits;
   private readonly w = new TermWriter(SLAB);
   private flushFrom = 0;
@@ -176,20 +133,10 @@ export class Connection {
   private scheduled = false;
   private readonly flushNow = () => this.flush();
 
-  // Receive side: unparsed bytes, kept as chunks until a packet is whole.
-  private readonly reader = new TermReader(new Uint8Array(0), 0, 0);
-  private lastControlBytes: Uint8Array | undefined;
-  /** Its words, once it has repeated (most control messages never do). */
-  private lastControlWords: Int32Array = NO_WORDS;
-  private lastControl: unknown;
   // Send side: the encoded control of the last SEND, reused for the same pair.
   private sendFrom: unknown;
   private sendTo: unknown;
   private sendControl: Uint8Array | undefined;
-  private partial: Uint8Array | null = null;
-  private partialLen = 0;
-  /** The size of the partial packet once whole (4 while its header is incomplete). */
-  private partialTotal = 0;
 
   /** Ticks: traffic seen since the last tick interval. */
   private sentSinceTick = false;
@@ -214,7 +161,12 @@ export class Connection {
     this.exitPayload = (flags & DFLAG.EXIT_PAYLOAD) !== 0n;
     this.unlinkId = (flags & DFLAG.UNLINK_ID) !== 0n;
     this.distHeader = (flags & DFLAG.FRAGMENTS) !== 0n;
-    this.reassembly = new Reassembly(limits.maxMessageSize);
+    this.packets = new PacketReader(
+      limits,
+      (control, message) => this.handler.packet(this, control, message),
+      (reason) => this.destroy(reason),
+      () => this.open,
+    );
     this.closed = new Promise((r) => (this.markClosed = r));
     socket.setNoDelay(true);
     socket.on("data", (d: Uint8Array) => this.onData(d));
@@ -700,199 +652,6 @@ export class Connection {
   private onData(d: Uint8Array): void {
     this.receivedSinceTick = true;
     keepPolling(d.length);
-    let p = 0;
-    if (this.partial !== null) {
-      // Complete the packet that straddles chunks, copying only its bytes.
-      p = this.fillPartial(d);
-      if (p < 0) return; // still incomplete, or the connection was dropped
-      const whole = this.partial!;
-      this.partial = null;
-      this.partialLen = 0;
-      this.partialTotal = 0;
-      if (
-        whole.length > 4 &&
-        !this.onPacket(whole, undefined, 4, whole.length)
-      ) return;
-      if (!this.open) return;
-    }
-    const end = d.length;
-    // A DataView for chunks big enough to be off-heap already: on a small
-    // one, reaching its .buffer would first move it off the V8 heap.
-    const dv = end >= 4096
-      ? new DataView(d.buffer, d.byteOffset, d.byteLength)
-      : undefined;
-    while (end - p >= 4) {
-      const len = (d[p] << 24 | d[p + 1] << 16 | d[p + 2] << 8 | d[p + 3]) >>>
-        0;
-      if (len > this.limits.maxPacketSize) {
-        this.tooBig(len);
-        return;
-      }
-      if (end - p - 4 < len) break;
-      if (len > 0) {
-        if (!this.onPacket(d, dv, p + 4, p + 4 + len)) return;
-        if (!this.open) return;
-      }
-      p += 4 + len;
-    }
-    if (p < end) {
-      // Keep the start of the next packet (its header may be incomplete).
-      const rest = end - p;
-      const total = rest >= 4
-        ? 4 + ((d[p] << 24 | d[p + 1] << 16 | d[p + 2] << 8 | d[p + 3]) >>> 0)
-        : 4;
-      // Memory for what has arrived, not for what the header declares: a
-      // peer that declares 100 MB and sends 10 bytes holds 64 KB.
-      const have = Math.min(rest, total);
-      this.partial = new Uint8Array(Math.min(total, Math.max(have, PARTIAL)));
-      this.partial.set(d.subarray(p, p + have));
-      this.partialLen = have;
-      this.partialTotal = total;
-    }
-  }
-
-  /**
-   * Adds bytes from `d` to the partial packet, growing its buffer as they
-   * arrive. Returns how many bytes of `d` it used once the packet is whole,
-   * or -1 if it needs more data.
-   */
-  private fillPartial(d: Uint8Array): number {
-    let used = 0;
-    if (this.partialLen < 4) {
-      // The header itself was split.
-      const buf = this.partial!;
-      const take = Math.min(4 - this.partialLen, d.length);
-      buf.set(d.subarray(0, take), this.partialLen);
-      this.partialLen += take;
-      used = take;
-      if (this.partialLen < 4) return -1;
-      const len = (buf[0] << 24 | buf[1] << 16 | buf[2] << 8 | buf[3]) >>> 0;
-      if (len > this.limits.maxPacketSize) {
-        this.tooBig(len);
-        return -1;
-      }
-      this.partialTotal = 4 + len;
-    }
-    const total = this.partialTotal;
-    const take = Math.min(total - this.partialLen, d.length - used);
-    let buf = this.partial!;
-    if (this.partialLen + take > buf.length) {
-      const grown = new Uint8Array(
-        Math.min(total, Math.max(buf.length * 2, this.partialLen + take)),
-      );
-      grown.set(buf.subarray(0, this.partialLen));
-      this.partial = buf = grown;
-    }
-    buf.set(d.subarray(used, used + take), this.partialLen);
-    this.partialLen += take;
-    used += take;
-    if (this.partialLen < total) return -1;
-    if (buf.length !== total) this.partial = buf.subarray(0, total);
-    return used;
-  }
-
-  private tooBig(len: number): void {
-    this.destroy(
-      `protocol error: a packet of ${len} bytes exceeds maxPacketSize (${this.limits.maxPacketSize})`,
-    );
-  }
-
-  private onPacket(
-    buf: Uint8Array,
-    dv: DataView | undefined,
-    start: number,
-    end: number,
-  ): boolean {
-    const b0 = buf[start], b1 = buf[start + 1];
-    if (b0 === 112) return this.decodeBody(buf, dv, start + 1, end, false);
-    if (b0 === 131 && b1 === 68 && end - start >= 3) {
-      if (buf[start + 2] !== 0) {
-        this.destroy(
-          "protocol error: a distribution header with atom cache references (noderl does not negotiate the atom cache)",
-        );
-        return false;
-      }
-      return this.decodeBody(buf, dv, start + 3, end, true);
-    }
-    if (b0 === 131 && (b1 === 69 || b1 === 70)) {
-      let whole: Uint8Array | undefined;
-      try {
-        whole = this.reassembly.take(buf, start, end);
-      } catch (e) {
-        this.destroy(`protocol error: ${(e as Error).message}`);
-        return false;
-      }
-      if (whole === undefined) return true;
-      this.reader.owned = true;
-      try {
-        return this.decodeBody(whole, undefined, 0, whole.length, true);
-      } finally {
-        this.reader.owned = false;
-      }
-    }
-    this.destroy(
-      `protocol error: packet starts with ${b0}${
-        b0 === 131 ? `, ${b1}` : ""
-      }, expected 112 (pass-through) or 131, 68..70 (distribution header)`,
-    );
-    return false;
-  }
-
-  /**
-   * Decodes the control term (and the message, if any) in `buf[start,
-   * end)` — with version bytes, or `bare` after a distribution header —
-   * and hands them to the handler.
-   */
-  private decodeBody(
-    buf: Uint8Array,
-    dv: DataView | undefined,
-    start: number,
-    end: number,
-    bare: boolean,
-  ): boolean {
-    let control: unknown, message: unknown = NO_MESSAGE;
-    const r = this.reader;
-    r.buf = buf;
-    r.end = end;
-    r.pos = start;
-    try {
-      // A run of messages between the same two processes repeats the same
-      // control bytes: recognise them instead of decoding them again. (A
-      // term's encoding marks its own end, so equal bytes mean an equal term.)
-      const cached = this.lastControlBytes;
-      if (
-        cached !== undefined && end - r.pos >= cached.length &&
-        sameBytes(dv, buf, r.pos, cached, this.lastControlWords)
-      ) {
-        control = this.lastControl;
-        r.pos += cached.length;
-        if (this.lastControlWords === NO_WORDS) {
-          this.lastControlWords = wordsOf(cached);
-        }
-      } else {
-        const at = r.pos;
-        control = bare ? r.readBare() : r.readVersioned();
-        if (r.pos - at <= 256) {
-          this.lastControlBytes = buf.slice(at, r.pos);
-          this.lastControlWords = NO_WORDS;
-          this.lastControl = control;
-        }
-      }
-      if (r.pos < end) message = bare ? r.readBare() : r.readVersioned();
-      if (r.pos !== end) {
-        throw new TermDecodeError("bytes left over after the message", r.pos);
-      }
-    } catch (e) {
-      this.destroy(`protocol error: bad packet: ${(e as Error).message}`);
-      return false;
-    }
-    if (!(control instanceof Tuple) || typeof control[0] !== "number") {
-      this.destroy(
-        "protocol error: the control message is not a tuple with an operation code",
-      );
-      return false;
-    }
-    this.handler.packet(this, control, message);
-    return true;
+    this.packets.feed(d);
   }
 }

@@ -2,6 +2,10 @@
  * Decoding of the Erlang External Term Format (what `term_to_binary/1`
  * produces and what nodes send each other).
  *
+ * (Over 800 lines on purpose: it is one reader, one `switch` over the tags
+ * with every term type's few lines in it — the hot path of every received
+ * message; splitting it would put a module boundary in that switch.)
+ *
  * @module
  */
 import * as nodeBuffer from "node:buffer";
