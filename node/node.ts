@@ -27,6 +27,7 @@ import { erpcCall, erpcCast, installErpc, rexHandler } from "./_erpc.ts";
 import { type CallOptions, type CallTarget, GenCalls } from "./_gen_call.ts";
 import { IoServer } from "./_io_server.ts";
 import { listen } from "./_listen.ts";
+import { sendGlobalFrom, startGlobal } from "./global.ts";
 import { nodeNameFrom, resolveCookie } from "./_names.ts";
 import { NetKernel } from "./_net_kernel.ts";
 import { errorReason } from "./_reason.ts";
@@ -47,6 +48,8 @@ import {
   type Registration,
 } from "./registry_client.ts";
 import { Atom, ImproperList, Pid, Ref, Tuple, tuple } from "./terms.ts";
+
+const A_GLOBAL = Atom.of("global");
 
 export type { CallOptions, CallTarget, Destination };
 
@@ -316,8 +319,12 @@ export class Node extends EventEmitter {
     this.shell.label = "shell";
     this.systemProcess("net_kernel", (m) => this.net.handle(m));
     this.systemProcess("rex", rexHandler(this));
-    // global's name server: accepted and ignored (noderl nodes do not run global).
-    this.systemProcess("global_name_server", () => {});
+    // global: its name server, locker and registrar (node/global.ts).
+    startGlobal(this, {
+      hidden: options.hidden === true,
+      log: (m) => this.log(m),
+      systemProcess: (name, handler) => this.systemProcess(name, handler),
+    });
     installErpc(this);
     installBuiltins(this);
 
@@ -740,6 +747,10 @@ export class Node extends EventEmitter {
       } else {
         this.net.toNode(dest.node, (c) => c.aliasSend(from.pid, dest, message));
       }
+      return;
+    }
+    if (dest instanceof Tuple && dest.length === 2 && dest[0] === A_GLOBAL) {
+      sendGlobalFrom(this, from, dest[1], message); // {global, Name}: node/global.ts
       return;
     }
     if (Array.isArray(dest) && dest.length === 2) {

@@ -1,0 +1,140 @@
+/**
+ * Terms as map keys and in Erlang's order, for the tables of `global` and
+ * `pg` (names, groups and lock ids are any terms). Internal.
+ *
+ * @module
+ */
+import { encode } from "./encode.ts";
+import {
+  Atom,
+  BitBinary,
+  ExportFun,
+  Float,
+  Fun,
+  ImproperList,
+  Pid,
+  Port,
+  Ref,
+  Tuple,
+} from "./terms.ts";
+
+const utf8 = new TextEncoder();
+
+function latin1(bytes: Uint8Array): string {
+  let s = "";
+  for (let i = 0; i < bytes.length; i += 8192) {
+    s += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  }
+  return s;
+}
+
+/**
+ * A string that is the same for two terms exactly when Erlang's `=:=`
+ * holds between them (maps compare whatever their insertion order; a JS
+ * string and a `Uint8Array` of the same bytes are the same binary).
+ * @internal
+ */
+export function termKey(t: unknown): string {
+  switch (typeof t) {
+    case "number":
+      if (Number.isInteger(t)) return `i${t}`;
+      return `f${t}`;
+    case "bigint":
+      return `i${t}`;
+    case "string": {
+      const b = latin1(utf8.encode(t));
+      return `b${b.length}:${b}`;
+    }
+    case "boolean":
+      return t ? "a4:true" : "a5:false";
+    case "undefined":
+      return "a9:undefined";
+  }
+  if (t === null) return "a3:nil";
+  if (t instanceof Atom) return `a${t.name.length}:${t.name}`;
+  if (t instanceof Tuple) return `t${t.length}(${t.map(termKey).join(",")})`;
+  if (Array.isArray(t)) return `l${t.length}[${t.map(termKey).join(",")}]`;
+  if (t instanceof Pid) return `p${t.key}`;
+  if (t instanceof Ref) return `r${t.key}`;
+  if (t instanceof Float) return `f${t.value}`;
+  if (t instanceof Uint8Array) {
+    const b = latin1(t);
+    return `b${b.length}:${b}`;
+  }
+  if (t instanceof Map) {
+    const entries = Array.from(t, ([k, v]) => [termKey(k), termKey(v)]);
+    entries.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0));
+    return `m${entries.length}{${entries.map(([k, v]) => `${k}=>${v}`)}}`;
+  }
+  if (t instanceof ImproperList) {
+    return `L${t.items.length}[${t.items.map(termKey).join(",")}|${
+      termKey(t.tail)
+    }]`;
+  }
+  if (
+    t instanceof Port || t instanceof ExportFun || t instanceof Fun ||
+    t instanceof BitBinary
+  ) {
+    return `x${latin1(encode(t))}`;
+  }
+  if (typeof t === "object") {
+    // A plain object encodes as a map with binary keys.
+    return termKey(new Map(Object.entries(t as Record<string, unknown>)));
+  }
+  return `?${String(t)}`;
+}
+
+/** Whether two terms are exactly equal (`=:=`). @internal */
+export function sameTerm(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a === "number" || typeof a === "bigint") {
+    if (typeof b !== "number" && typeof b !== "bigint") return false;
+    if (typeof a === "number" && !Number.isInteger(a)) return a === b;
+    if (typeof b === "number" && !Number.isInteger(b)) return false;
+    return BigInt(a) === BigInt(b);
+  }
+  if (a instanceof Pid) return a.equals(b);
+  if (a instanceof Ref) return a.equals(b);
+  if (a instanceof Atom || b instanceof Atom) return false;
+  if (a === undefined || b === undefined) return false;
+  return termKey(a) === termKey(b);
+}
+
+function compareCodePoints(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = Array.from(a), y = Array.from(b);
+  const n = Math.min(x.length, y.length);
+  for (let i = 0; i < n; i++) {
+    const d = x[i].codePointAt(0)! - y[i].codePointAt(0)!;
+    if (d !== 0) return d < 0 ? -1 : 1;
+  }
+  return x.length - y.length < 0 ? -1 : x.length === y.length ? 0 : 1;
+}
+
+/**
+ * Erlang's order of atoms (node names): by their characters' code points.
+ * @internal
+ */
+export function compareAtomText(a: string, b: string): number {
+  return compareCodePoints(a, b);
+}
+
+/**
+ * Erlang's order of pids, as OTP 25 and 27 sort them (measured): by serial,
+ * then number, then node name, then creation. `global` sorts two lockers'
+ * pids into a lock id that both nodes must compute alike. @internal
+ */
+export function comparePids(a: Pid, b: Pid): number {
+  if (a.serial !== b.serial) return a.serial < b.serial ? -1 : 1;
+  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
+  const n = compareCodePoints(a.node, b.node);
+  if (n !== 0) return n;
+  return a.creation === b.creation ? 0 : a.creation < b.creation ? -1 : 1;
+}
+
+/** The greatest node name in Erlang's order (`lists:max/1`). @internal */
+export function maxNode(nodes: readonly string[]): string {
+  let best = nodes[0];
+  for (const n of nodes) if (compareCodePoints(n, best) > 0) best = n;
+  return best;
+}
