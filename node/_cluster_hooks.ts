@@ -7,6 +7,7 @@
  * @module
  */
 import process from "node:process";
+import { formatTerm } from "./format.ts";
 import type { MessageHandler, Process } from "./process.ts";
 import type { Node } from "./node.ts";
 
@@ -79,4 +80,15 @@ export function serialHandler(
       busy = false;
     }
   };
+}
+
+/** A term for a log line, cut to a readable length. @internal */
+export function brief(t: unknown): string {
+  let s: string;
+  try {
+    s = formatTerm(t);
+  } catch {
+    s = String(t);
+  }
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }

@@ -29,7 +29,9 @@
  */
 import { hostname } from "node:os";
 import { A } from "./_atoms.ts";
-import { type ClusterHooks, visibleNodes } from "./_cluster_hooks.ts";
+import { brief, type ClusterHooks, visibleNodes } from "./_cluster_hooks.ts";
+
+export { brief };
 import { cast } from "./_gen.ts";
 import {
   G,
@@ -39,7 +41,6 @@ import {
   VERIFY_CONNECT_VSN,
 } from "./_global_atoms.ts";
 import { sameTerm, termKey } from "./_term_key.ts";
-import { formatTerm } from "./format.ts";
 import type { Node } from "./node.ts";
 import type { Process } from "./process.ts";
 import { Atom, ExportFun, Pid, Ref, Tuple, tuple } from "./terms.ts";
@@ -1228,15 +1229,4 @@ export class GlobalServer {
   visible(): string[] {
     return visibleNodes(this.node);
   }
-}
-
-/** A term for a log line, cut to a readable length. */
-export function brief(t: unknown): string {
-  let s: string;
-  try {
-    s = formatTerm(t);
-  } catch {
-    s = String(t);
-  }
-  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }

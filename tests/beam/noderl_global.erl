@@ -6,7 +6,7 @@
          connect/1, disconnect/1, node_list/0, echo/0, idle/0, call_name/3,
          pg_start/1, pg_join/3, pg_join_new/3, pg_members/2, pg_local/2,
          pg_groups/1, pg_wait_members/4, pg_monitor_scope/1,
-         gns_send/2, info/0]).
+         gns_send/2, info/0, pg_discover_probe/2, pg_monitor_get/1]).
 
 %% Milliseconds global:sync() takes on this node.
 sync_ms() ->
@@ -138,3 +138,23 @@ monitor_loop(Ref, Acc) ->
         {Ref, Verb, Group, Pids} -> monitor_loop(Ref, [{Verb, Group, lists:sort(Pids)} | Acc]);
         {From, get} -> From ! {self(), lists:reverse(Acc)}, monitor_loop(Ref, Acc)
     end.
+
+%% Acts as a pg scope of another node: sends {discover, Self} (Form 2) or
+%% {discover, Self, 1} (Form 3) to the pg scope on Node, returns
+%% {ok, SyncCast, Discover} with the two messages that come back.
+pg_discover_probe(Node, Form) ->
+    Msg = case Form of 2 -> {discover, self()}; 3 -> {discover, self(), 1} end,
+    {pg, Node} ! Msg,
+    receive
+        {'$gen_cast', {sync, _, _}} = Sync ->
+            receive
+                {discover, _} = D -> {ok, Sync, D}
+            after 5000 -> {no_discover, Sync}
+            end
+    after 5000 -> no_sync
+    end.
+
+%% What a pg_monitor_scope process has noted so far.
+pg_monitor_get(Watcher) ->
+    Watcher ! {self(), get},
+    receive {Watcher, L} -> L after 5000 -> timeout end.
