@@ -3,7 +3,8 @@
  * an EPMD-compatible registry, the Erlang distribution protocol, processes,
  * supervisors and tasks, the KV routing layer and the chat of the seeds.
  * Each module is also its own entry point: `noderl/node`, `noderl/task`,
- * `noderl/router`, `noderl/chat` (and `noderl/testing` for tests).
+ * `noderl/router`, `noderl/chat`, `noderl/pubsub` (and `noderl/testing` for
+ * tests).
  *
  * @example
  * ```ts
@@ -27,3 +28,4 @@ export * from "./node/mod.ts";
 export * from "./task/mod.ts";
 export * from "./router/mod.ts";
 export * from "./chat/mod.ts";
+export * from "./pubsub/mod.ts";

@@ -9,6 +9,7 @@ export default defineConfig({
     "task/mod": "task/mod.ts",
     "router/mod": "router/mod.ts",
     "chat/mod": "chat/mod.ts",
+    "pubsub/mod": "pubsub/mod.ts",
     "testing/mod": "testing/mod.ts",
     // Run as a script by startPeers: node dist/node/peer_main.js …
     "node/peer_main": "node/peer_main.ts",

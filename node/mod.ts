@@ -91,3 +91,28 @@ export {
   RegistryError,
 } from "./registry_client.ts";
 export { setBusyWait } from "./_busy_wait.ts";
+export {
+  ABORTED,
+  delLock,
+  globalNames,
+  type GlobalResolver,
+  globalSyncedNodes,
+  type LockId,
+  type LockOptions,
+  registerGlobal,
+  type RegisterGlobalOptions,
+  reRegisterGlobal,
+  sendGlobal,
+  setLock,
+  syncGlobal,
+  trans,
+  unregisterGlobal,
+  whereisGlobal,
+} from "./global.ts";
+export {
+  type PgGroupMonitor,
+  PgScope,
+  pgScope,
+  type PgScopeMonitor,
+  startPg,
+} from "./pg.ts";

@@ -14,7 +14,15 @@ test("deno.json and package.json list the same subpaths and version", () => {
   assert.equal(deno.name, "@noderl/noderl");
   assert.equal(pkg.name, "noderl");
   assert.equal(pkg.type, "module");
-  const subpaths = [".", "./node", "./task", "./router", "./chat", "./testing"];
+  const subpaths = [
+    ".",
+    "./node",
+    "./task",
+    "./router",
+    "./chat",
+    "./pubsub",
+    "./testing",
+  ];
   assert.deepEqual(Object.keys(deno.exports).sort(), subpaths.sort());
   assert.deepEqual(Object.keys(pkg.exports).sort(), subpaths.sort());
   const tsup = readFileSync(join(root, "tsup.config.ts"), "utf8");

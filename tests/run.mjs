@@ -75,9 +75,9 @@ function findTests(dir) {
 
 const files = args.positionals.length > 0
   ? args.positionals
-  : ["node", "task", "router", "chat", "testing", "tests"].flatMap((d) =>
-    findTests(join(root, d))
-  ).sort();
+  : ["node", "task", "router", "chat", "pubsub", "testing", "tests"].flatMap((
+    d,
+  ) => findTests(join(root, d))).sort();
 
 // ---------------------------------------------------------------- the OTP matrix
 
@@ -342,6 +342,7 @@ const sources = [
   "task",
   "router",
   "chat",
+  "pubsub",
   "testing",
   "tests",
 ];
@@ -411,9 +412,8 @@ if (opts.runtime !== "node") {
       "test",
       "-A",
       "--doc",
-      ...["mod.ts", "node", "task", "router", "chat", "testing"].flatMap((d) =>
-        d.endsWith(".ts") ? [d] : findDocFiles(join(root, d))
-      ),
+      ...["mod.ts", "node", "task", "router", "chat", "pubsub", "testing"]
+        .flatMap((d) => d.endsWith(".ts") ? [d] : findDocFiles(join(root, d))),
     ]);
   }
 }
