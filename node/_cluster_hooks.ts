@@ -64,10 +64,17 @@ export function serialHandler(
   const queue: unknown[] = [];
   let busy = false;
   return (message: unknown) => {
-    queue.push(message);
-    if (busy) return;
+    if (busy) {
+      queue.push(message);
+      return;
+    }
     busy = true;
     try {
+      try {
+        handle(message);
+      } catch (e) {
+        onError(e, message);
+      }
       while (queue.length > 0) {
         const m = queue.shift();
         try {

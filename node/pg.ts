@@ -251,6 +251,14 @@ export class PgScope {
     return [...(this.groups.get(termKey(group))?.all ?? [])];
   }
 
+  /**
+   * The members of the group whose term key is `key`, not copied (the scope
+   * replaces, never changes, the array it gives). For hot paths. @internal
+   */
+  membersByKey(key: string): readonly Pid[] {
+    return this.groups.get(key)?.all ?? [];
+  }
+
   /** The members of `group` on this node (`pg:get_local_members/2`). */
   getLocalMembers(group: unknown): Pid[] {
     return [...(this.groups.get(termKey(group))?.local ?? [])];

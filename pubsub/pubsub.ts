@@ -44,6 +44,7 @@
  */
 import { brief, hooksOf, serialHandler } from "../node/_cluster_hooks.ts";
 import { processContext, runningNodes } from "../node/_context.ts";
+import { termKey } from "../node/_term_key.ts";
 import type { Node } from "../node/node.ts";
 import { type PgScope, pgScope } from "../node/pg.ts";
 import type { Process } from "../node/process.ts";
@@ -147,6 +148,7 @@ export class PubSub {
   /** The adapter's pg groups: `<name>.Adapter`, then `_2` … `_N`. */
   readonly groups: readonly Atom[];
   private readonly scope: PgScope;
+  private readonly groupKeys: readonly string[];
   private readonly workers: Process[] = [];
   /** Watches subscribers, to drop them when they end. */
   private readonly watcher: Process;
@@ -181,6 +183,7 @@ export class PubSub {
       { length: poolSize },
       (_, i) => Atom.of(i === 0 ? adapter : `${adapter}_${i + 1}`),
     );
+    this.groupKeys = this.groups.map(termKey);
     for (const g of this.groups) {
       if (node.whereis(g) !== undefined) {
         throw new Error(
@@ -462,9 +465,14 @@ export class PubSub {
 
   // ------------------------------------------------------------ internals
 
+  private groupIndex(p: Process): number {
+    return this.groups.length === 1
+      ? 0
+      : hashKey(p.pid.key) % this.groups.length;
+  }
+
   private groupFor(p: Process): Atom {
-    if (this.groups.length === 1) return this.groups[0];
-    return this.groups[hashKey(p.pid.key) % this.groups.length];
+    return this.groups[this.groupIndex(p)];
   }
 
   private forward(
@@ -473,7 +481,7 @@ export class PubSub {
     message: unknown,
     dispatcher: Atom,
   ): void {
-    const members = this.scope.getMembers(this.groupFor(p));
+    const members = this.scope.membersByKey(this.groupKeys[this.groupIndex(p)]);
     if (members.length === 0) return;
     let msg: Tuple | undefined;
     const me = this.node.name;
@@ -507,8 +515,9 @@ export class PubSub {
         );
       }
     }
-    // A snapshot: a subscriber may unsubscribe while we deliver.
-    for (const s of subs.length === 1 ? subs : [...subs]) {
+    // Subscription arrays are replaced, never changed: safe to walk while a
+    // subscriber (un)subscribes.
+    for (const s of subs) {
       if (from === undefined || !s.pid.equals(from)) send(s.pid, message);
     }
   }
@@ -546,9 +555,8 @@ export class PubSub {
   }
 
   private add(topic: string, pid: Pid, metadata: unknown): void {
-    let subs = this.topics.get(topic);
-    if (subs === undefined) this.topics.set(topic, subs = []);
-    subs.push({ pid, metadata });
+    const subs = this.topics.get(topic);
+    this.topics.set(topic, [...(subs ?? []), { pid, metadata }]);
     const w = this.watched.get(pid.key);
     if (w !== undefined) w.count++;
     else {

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every noderl figure beside the BEAM's, measured in the
  * same run, with ratios. `--only NAME` runs one suite (codec, registry,
- * transport, tasks, large).
+ * transport, tasks, large, pubsub).
  *
  * @module
  */
@@ -10,6 +10,7 @@ import { parseArgs } from "node:util";
 import { report } from "./_bench.ts";
 import { benchCodec } from "./bench_codec.ts";
 import { benchLarge } from "./bench_large.ts";
+import { benchPubsub } from "./bench_pubsub.ts";
 import { benchRegistry } from "./bench_registry.ts";
 import { benchTasks } from "./bench_tasks.ts";
 import { benchTransport } from "./bench_transport.ts";
@@ -23,6 +24,7 @@ const suites: Record<
   transport: benchTransport,
   tasks: benchTasks,
   large: benchLarge,
+  pubsub: benchPubsub,
 };
 
 const { values } = parseArgs({
