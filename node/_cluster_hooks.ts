@@ -7,7 +7,7 @@
  * @module
  */
 import process from "node:process";
-import { formatTerm } from "./format.ts";
+import { briefTerm } from "./_rate_log.ts";
 import type { MessageHandler, Process } from "./process.ts";
 import type { Node } from "./node.ts";
 
@@ -22,6 +22,14 @@ export interface ClusterHooks {
 }
 
 const hooks = new WeakMap<Node, ClusterHooks>();
+
+/**
+ * Logs what a peer's bad message made a process drop, at a bounded rate
+ * (the node's log of peer-caused problems). @internal
+ */
+export function peerLine(node: Node, kind: string, message: string): void {
+  node.peerLog.line(kind, message);
+}
 
 /** Records `node`'s hooks. @internal */
 export function attachHooks(node: Node, h: ClusterHooks): void {
@@ -89,13 +97,11 @@ export function serialHandler(
   };
 }
 
-/** A term for a log line, cut to a readable length. @internal */
+/** A term for a log line, a few dozen characters at most. @internal */
 export function brief(t: unknown): string {
-  let s: string;
   try {
-    s = formatTerm(t);
+    return briefTerm(t);
   } catch {
-    s = String(t);
+    return "(a term)";
   }
-  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }

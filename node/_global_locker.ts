@@ -10,6 +10,7 @@
  */
 import { hostname } from "node:os";
 import { cast, multiCall } from "./_gen.ts";
+import { peerLine } from "./_cluster_hooks.ts";
 import { G, VERIFY_CONNECT_VSN } from "./_global_atoms.ts";
 import {
   brief,
@@ -193,7 +194,11 @@ export class Locker {
         tagged: m.length === 5,
       };
     }
-    this.log(`global's locker dropped an unexpected message: ${brief(m)}`);
+    peerLine(
+      this.server.node,
+      "unexpected messages to global's locker",
+      `global's locker dropped an unexpected message: ${brief(m)}`,
+    );
     return undefined;
   }
 

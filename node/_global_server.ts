@@ -29,7 +29,12 @@
  */
 import { hostname } from "node:os";
 import { A } from "./_atoms.ts";
-import { brief, type ClusterHooks, visibleNodes } from "./_cluster_hooks.ts";
+import {
+  brief,
+  type ClusterHooks,
+  peerLine,
+  visibleNodes,
+} from "./_cluster_hooks.ts";
 
 export { brief };
 import { cast } from "./_gen.ts";
@@ -325,7 +330,9 @@ export class GlobalServer {
       this.dispatch(m);
     } catch (e) {
       if (e instanceof Malformed) {
-        this.log(
+        peerLine(
+          this.node,
+          "malformed messages to global_name_server",
           `global_name_server dropped a malformed message (${e.message} expected): ${
             brief(m)
           }`,
@@ -677,17 +684,25 @@ export class GlobalServer {
     r: Resolver,
     names: Array<[unknown, Pid, unknown]>,
   ): void {
-    this.exchangeNames(names, node).then(
-      ([ops, resolved]) => {
+    // A process of its own, as global's resolver: its calls to resolve_it
+    // wait in its own mailbox.
+    this.node.spawnLocal(this.node.shell, async () => {
+      const p = this.node.current();
+      try {
+        const [ops, resolved] = await this.exchangeNames(p, names, node);
         if (!r.cancelled) {
           this.post(() => this.handleExchangeOps(node, r.tag, ops, resolved));
         }
-      },
-      (e) => this.log(`global's resolver for ${node} failed: ${e}`),
-    );
+      } catch (e) {
+        if (!this.stopped) {
+          this.log(`global's resolver for ${node} failed: ${e}`);
+        }
+      }
+    }, { label: `global resolver for ${node}` });
   }
 
   private async exchangeNames(
+    p: Process,
     names: Array<[unknown, Pid, unknown]>,
     node: string,
   ): Promise<[Op[], Op[]]> {
@@ -704,7 +719,8 @@ export class GlobalServer {
       let result: unknown;
       let failed: unknown;
       try {
-        result = await this.node.call(
+        result = await this.node.callFrom(
+          p,
           pid2.node,
           "global",
           "resolve_it",

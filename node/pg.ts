@@ -38,6 +38,7 @@ import { A } from "./_atoms.ts";
 import {
   brief,
   hooksOf,
+  peerLine,
   serialHandler,
   visibleNodes,
 } from "./_cluster_hooks.ts";
@@ -142,17 +143,17 @@ export class PgScope {
         } (stop it, or pick another scope name)`,
       );
     }
-    this.proc = node.spawnLocal(node.shell, () => new Promise<void>(() => {}), {
-      label: `pg scope ${name}`,
-    });
-    this.proc.handler = serialHandler(
-      (m) => this.handle(m),
-      (e, m) =>
-        this.log(
-          `pg scope ${name} dropped a message it failed on (${
-            (e as Error)?.message ?? e
-          }): ${brief(m)}`,
-        ),
+    this.proc = node.handlerProcess(
+      `pg scope ${name}`,
+      serialHandler(
+        (m) => this.handle(m),
+        (e, m) =>
+          this.log(
+            `pg scope ${name} dropped a message it failed on (${
+              (e as Error)?.message ?? e
+            }): ${brief(m)}`,
+          ),
+      ),
     );
     node.register(name, this.proc.pid);
     this.onNodeup = (n: string) => {
@@ -411,7 +412,9 @@ export class PgScope {
       this.dispatch(m);
     } catch (e) {
       if (!(e instanceof Malformed)) throw e;
-      this.log(
+      peerLine(
+        this.node,
+        `malformed messages to pg scope ${this.name}`,
         `pg scope ${this.name} dropped a malformed message (${e.message} expected): ${
           brief(m)
         }`,

@@ -42,7 +42,12 @@
  *
  * @module
  */
-import { brief, hooksOf, serialHandler } from "../node/_cluster_hooks.ts";
+import {
+  brief,
+  hooksOf,
+  peerLine,
+  serialHandler,
+} from "../node/_cluster_hooks.ts";
 import { processContext, runningNodes } from "../node/_context.ts";
 import { termKey } from "../node/_term_key.ts";
 import type { Node } from "../node/node.ts";
@@ -194,24 +199,22 @@ export class PubSub {
       }
     }
     this.scope = pgScope(PUBSUB_SCOPE, { node, start: true });
-    this.watcher = node.spawnLocal(
-      node.shell,
-      () => new Promise<void>(() => {}),
-      { label: `${this.name} subscribers` },
+    this.watcher = node.handlerProcess(
+      `${this.name} subscribers`,
+      (m) => this.watcherMessage(m),
     );
-    this.watcher.handler = (m) => this.watcherMessage(m);
     for (const g of this.groups) {
-      const w = node.spawnLocal(node.shell, () => new Promise<void>(() => {}), {
-        label: g.name,
-      });
-      w.handler = serialHandler(
-        (m) => this.workerMessage(w, m),
-        (e, m) =>
-          this.log(
-            `${g.name} dropped a message it failed on (${
-              (e as Error)?.message ?? e
-            }): ${brief(m)}`,
-          ),
+      const w: Process = node.handlerProcess(
+        g.name,
+        serialHandler(
+          (m) => this.workerMessage(w, m),
+          (e, m) =>
+            this.log(
+              `${g.name} dropped a message it failed on (${
+                (e as Error)?.message ?? e
+              }): ${brief(m)}`,
+            ),
+        ),
       );
       node.register(g, w.pid);
       this.workers.push(w);
@@ -530,7 +533,9 @@ export class PubSub {
       this.dispatch(m[1], m[2], m[3], undefined);
       return;
     }
-    this.log(
+    peerLine(
+      this.node,
+      `unexpected messages to ${w.label}`,
       `${w.label} dropped an unexpected message (it takes {forward_to_local, Topic, Message, Dispatcher}): ${
         brief(m)
       }`,

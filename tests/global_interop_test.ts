@@ -743,8 +743,8 @@ describe("global: malformed messages from a peer", {
       const n0 = logs.length;
       for (const g of garbage) await gns(g);
       await eventually(
-        "every message logged",
-        () => logs.length - n0 >= garbage.length - 1,
+        "logged (at a bounded rate: ten of a kind a minute)",
+        () => logs.length - n0 >= 10,
       );
       // A flood of the same.
       for (let i = 0; i < 2000; i++) {
@@ -754,9 +754,7 @@ describe("global: malformed messages from a peer", {
       assert.deepEqual(globalNames(ts).map(String).sort(), before);
       assert.ok(whereisGlobal("kept", ts)?.equals(keep));
       assert.ok(
-        logs.slice(n0).every((l) =>
-          /global_name_server (dropped|ignored)/.test(l)
-        ),
+        logs.slice(n0).every((l) => /global_name_server/.test(l)),
         logs.slice(n0, n0 + 5).join("\n"),
       );
       // Still a working citizen: the BEAM syncs and registers through it.
