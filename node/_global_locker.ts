@@ -18,7 +18,8 @@ import {
   type LockerMessage,
   LockerMsg,
 } from "./_global_server.ts";
-import { comparePids, maxNode, sameTerm } from "./_term_key.ts";
+import { maxNode, sameTerm } from "./_term_key.ts";
+import { compareTerms } from "./term_order.ts";
 import { TimeoutError } from "./errors.ts";
 import type { Process } from "./process.ts";
 import { Atom, Pid, Tuple, tuple } from "./terms.ts";
@@ -302,7 +303,7 @@ export class Locker {
 
   /** `{global, lists:sort([self(), Pid])}`: both lockers compute the same. */
   private lockerLockId(pid: Pid): Tuple {
-    const pair = [this.proc.pid, pid].sort(comparePids);
+    const pair = [this.proc.pid, pid].sort((a, b) => compareTerms(a, b));
     return tuple(G.global, pair);
   }
 

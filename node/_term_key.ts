@@ -111,27 +111,6 @@ function compareCodePoints(a: string, b: string): number {
   return x.length - y.length < 0 ? -1 : x.length === y.length ? 0 : 1;
 }
 
-/**
- * Erlang's order of atoms (node names): by their characters' code points.
- * @internal
- */
-export function compareAtomText(a: string, b: string): number {
-  return compareCodePoints(a, b);
-}
-
-/**
- * Erlang's order of pids, as OTP 25 and 27 sort them (measured): by serial,
- * then number, then node name, then creation. `global` sorts two lockers'
- * pids into a lock id that both nodes must compute alike. @internal
- */
-export function comparePids(a: Pid, b: Pid): number {
-  if (a.serial !== b.serial) return a.serial < b.serial ? -1 : 1;
-  if (a.id !== b.id) return a.id < b.id ? -1 : 1;
-  const n = compareCodePoints(a.node, b.node);
-  if (n !== 0) return n;
-  return a.creation === b.creation ? 0 : a.creation < b.creation ? -1 : 1;
-}
-
 /** The greatest node name in Erlang's order (`lists:max/1`). @internal */
 export function maxNode(nodes: readonly string[]): string {
   let best = nodes[0];

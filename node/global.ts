@@ -111,12 +111,24 @@ class RegistrarJob {
   ) {}
 }
 
+/** What the node tells its global. @internal */
+export interface GlobalHandle {
+  /**
+   * This node is disconnecting from `node` (`Node.disconnect`): global takes
+   * it as down at once (once the connection's end has gone out), as OTP's
+   * global gets its nodedown when `erlang:disconnect_node/1` returns —
+   * before what the peer and the others do about it, not after the peer's
+   * answer to the close.
+   */
+  disconnecting(node: string): void;
+}
+
 /**
  * Starts `global` on a node: its `global_name_server`, locker and
  * registrar, and the `global` module BEAM nodes call (`resolve_it` for name
  * clashes). Called by the node as it starts. @internal
  */
-export function startGlobal(node: Node, hooks: ClusterHooks): void {
+export function startGlobal(node: Node, hooks: ClusterHooks): GlobalHandle {
   attachHooks(node, hooks);
   // deno-lint-ignore prefer-const
   let server: GlobalServer;
@@ -150,6 +162,10 @@ export function startGlobal(node: Node, hooks: ClusterHooks): void {
   globals.set(node, { server, registrar });
   node.on("nodeup", (n: string) => server.nodeup(n));
   node.on("nodedown", (n: string) => server.nodedown(n));
+  // After a turn of the event loop: the connection's end goes out first.
+  const handle: GlobalHandle = {
+    disconnecting: (n) => void setImmediate(() => server.nodedown(n)),
+  };
   node.defineModule("global", {
     resolve_it: (method: unknown, name: unknown, p1: unknown, p2: unknown) =>
       resolveIt(node, method, name, p1, p2),
@@ -162,6 +178,7 @@ export function startGlobal(node: Node, hooks: ClusterHooks): void {
     whereis_name: (name: unknown) => server.where(name) ?? A.undefined,
     registered_names: () => [...server.names.values()].map((e) => e.name),
   });
+  return handle;
 }
 
 /** The registrar's life: one name transaction at a time (`trans_all_known`). */

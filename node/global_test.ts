@@ -21,7 +21,8 @@ import {
   unregisterGlobal,
   whereisGlobal,
 } from "./global.ts";
-import { comparePids, sameTerm, termKey } from "./_term_key.ts";
+import { sameTerm, termKey } from "./_term_key.ts";
+import { compareTerms } from "./term_order.ts";
 import { ExitError } from "./errors.ts";
 import { receive, self } from "./process_api.ts";
 import { atom, Float, Pid, tuple } from "./terms.ts";
@@ -59,8 +60,9 @@ describe("term keys and order", () => {
     assert.ok(!sameTerm(undefined, atom("undefined")));
   });
 
-  test("pids sort as OTP 25 and 27 sort them (serial, number, node, creation)", () => {
-    // The order a real erl gave for these pids (see the global docs).
+  test("lockers' pids sort as OTP 25 and 27 sort them (serial, number, node, creation)", () => {
+    // The order a real erl gave for these pids: both lockers of a connect
+    // must sort their pids into the same lock id.
     const p = (n: string, id: number, ser: number, cre: number) =>
       new Pid(n, id, ser, cre);
     const sorted = [
@@ -77,7 +79,7 @@ describe("term keys and order", () => {
     ];
     const shuffled = [...sorted].reverse();
     shuffled.push(shuffled.shift()!);
-    assert.deepEqual(shuffled.sort(comparePids), sorted);
+    assert.deepEqual(shuffled.sort((x, y) => compareTerms(x, y)), sorted);
   });
 });
 

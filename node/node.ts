@@ -27,7 +27,7 @@ import { erpcCall, erpcCast, installErpc, rexHandler } from "./_erpc.ts";
 import { type CallOptions, type CallTarget, GenCalls } from "./_gen_call.ts";
 import { IoServer } from "./_io_server.ts";
 import { listen } from "./_listen.ts";
-import { sendGlobalFrom, startGlobal } from "./global.ts";
+import { type GlobalHandle, sendGlobalFrom, startGlobal } from "./global.ts";
 import { nodeNameFrom, resolveCookie } from "./_names.ts";
 import { NetKernel } from "./_net_kernel.ts";
 import { errorReason } from "./_reason.ts";
@@ -238,6 +238,8 @@ export class Node extends EventEmitter {
   readonly log: (message: string) => void;
   /** Reports what peers cause, at a bounded rate. @internal */
   readonly peerLog: RateLimitedLog;
+  /** global on this node (node/global.ts). */
+  private readonly global: GlobalHandle;
 
   private readonly options: NodeOptions;
   private readonly server: ReturnType<typeof createServer>;
@@ -320,7 +322,7 @@ export class Node extends EventEmitter {
     this.systemProcess("net_kernel", (m) => this.net.handle(m));
     this.systemProcess("rex", rexHandler(this));
     // global: its name server, locker and registrar (node/global.ts).
-    startGlobal(this, {
+    this.global = startGlobal(this, {
       hidden: options.hidden === true,
       log: (m) => this.log(m),
       systemProcess: (name, handler) => this.systemProcess(name, handler),
@@ -1352,7 +1354,9 @@ export class Node extends EventEmitter {
 
   /** Closes the connection to `node` (`Node.disconnect`). */
   disconnect(node: string): Promise<boolean> {
-    return this.net.disconnect(node);
+    const done = this.net.disconnect(node);
+    this.global.disconnecting(node); // global's nodedown comes now, as OTP's does
+    return done;
   }
 
   /**

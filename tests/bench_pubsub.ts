@@ -13,17 +13,19 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { atom, type Node, startNode } from "../node/mod.ts";
 import { type Peer, startPeer } from "../node/peer.ts";
 import { startRegistry } from "../node/registry.ts";
-import { type BeamNode, elixirPath, startBeamNode } from "./_beam.ts";
+import {
+  beamHelper,
+  type BeamNode,
+  elixirPath,
+  startBeamNode,
+} from "./_beam.ts";
 import type { BenchResult } from "./_bench.ts";
 
-const here = dirname(fileURLToPath(import.meta.url));
-/** The Elixir side, as the BEAM under test reads it. */
-const exHelper = join(here, "beam", "noderl_pubsub.ex");
+/** The Elixir side, as the BEAM under test reads it (compiled on first use). */
+const exHelper = () => beamHelper("noderl_pubsub.ex");
 const COOKIE = "pubsubbench";
 const NAME = "Elixir.Bench.PubSub";
 const TS = "pbts@localhost", EX1 = "pbex1@localhost", EX2 = "pbex2@localhost";
@@ -46,7 +48,7 @@ export async function benchPubsub(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   try {
     const code = `Code.require_file(${
-      JSON.stringify(exHelper)
+      JSON.stringify(exHelper())
     })\nNoderlPubSub.start(Bench.PubSub)`;
     for (const name of [EX1, EX2]) {
       beams.push(

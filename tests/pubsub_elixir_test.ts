@@ -7,20 +7,17 @@
  */
 import { after, before, describe } from "node:test";
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startRegistry } from "../node/registry.ts";
 import { type Node, startNode } from "../node/node.ts";
 import { receive } from "../node/process_api.ts";
 import { atom, type Pid, Tuple } from "../node/terms.ts";
 import { PubSub } from "../pubsub/mod.ts";
-import { type BeamNode, noElixir, startBeamNode } from "./_beam.ts";
+import { beamHelper, type BeamNode, noElixir, startBeamNode } from "./_beam.ts";
 import { test } from "./_tags.ts";
 
 const tags = ["beam", "elixir", "distributed"];
-const here = dirname(fileURLToPath(import.meta.url));
-/** The Elixir side, as the BEAM under test reads it. */
-const exHelper = join(here, "beam", "noderl_pubsub.ex");
+/** The Elixir side, as the BEAM under test reads it (compiled on first use). */
+const exHelper = () => beamHelper("noderl_pubsub.ex");
 const COOKIE = "pubsubinterop";
 const NAME = "Elixir.Test.PubSub";
 const POOL = "Elixir.Pool.PubSub";
@@ -77,7 +74,7 @@ describe("PubSub with an Elixir node (Phoenix.PubSub's pg adapter protocol)", {
       name: EX,
       cookie: COOKIE,
       registryPort: registry.port,
-      elixir: `Code.require_file(${JSON.stringify(exHelper)})
+      elixir: `Code.require_file(${JSON.stringify(exHelper())})
 NoderlPubSub.start(Test.PubSub)
 NoderlPubSub.start(Pool.PubSub, 3)`,
       timeoutMs: 60_000,

@@ -92,6 +92,9 @@ const MATRIX_FILES = [
   "tests/chat_elixir_test.ts",
   "tests/kv_mixed_test.ts",
   "tests/attack_interop_test.ts",
+  "tests/global_interop_test.ts",
+  "tests/pg_interop_test.ts",
+  "tests/pubsub_elixir_test.ts",
 ];
 
 /** The Debian roots of the matrix (built by .ci/run). */
