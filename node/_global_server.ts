@@ -27,14 +27,8 @@
  *
  * @module
  */
-import { hostname } from "node:os";
 import { A } from "./_atoms.ts";
-import {
-  brief,
-  type ClusterHooks,
-  peerLine,
-  visibleNodes,
-} from "./_cluster_hooks.ts";
+import { brief, type ClusterHooks, peerLine } from "./_cluster_hooks.ts";
 
 export { brief };
 import { cast } from "./_gen.ts";
@@ -1233,16 +1227,5 @@ export class GlobalServer {
     this.lost.clear();
     for (const r of this.resolvers.values()) r.cancelled = true;
     this.syncers.clear();
-  }
-
-  /** Whether a node name is local to this host (lockers prefer those). */
-  static isNodeLocal(node: string): boolean {
-    const host = node.slice(node.indexOf("@") + 1);
-    return host === hostname().split(".")[0];
-  }
-
-  /** The visible nodes this server would sync with. */
-  visible(): string[] {
-    return visibleNodes(this.node);
   }
 }

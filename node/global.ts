@@ -149,12 +149,12 @@ export function startGlobal(node: Node, hooks: ClusterHooks): GlobalHandle {
   });
   holder.locker = new Locker(server, lp);
   server.locker = lp;
-  const registrar = node.spawnLocal(node.shell, () => registrarLoop(node, lp), {
+  const registrar = node.spawnLocal(node.shell, () => registrarLoop(node), {
     label: "global registrar",
   });
   for (const p of [lp, registrar]) {
     p.exited.then((reason) => {
-      if (proc.alive) {
+      if (proc.alive && !node.isStopped) {
         hooks.log(`global's ${p.label} ended: ${brief(reason)}`);
       }
     });
@@ -182,7 +182,7 @@ export function startGlobal(node: Node, hooks: ClusterHooks): GlobalHandle {
 }
 
 /** The registrar's life: one name transaction at a time (`trans_all_known`). */
-async function registrarLoop(node: Node, _locker: Process): Promise<void> {
+async function registrarLoop(node: Node): Promise<void> {
   const g = globals.get(node)!;
   const p = g.registrar;
   for (;;) {
