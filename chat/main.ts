@@ -15,11 +15,19 @@ import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { isMain } from "../node/_main.ts";
 import { describeReason, ExitError } from "../node/errors.ts";
-import { NODE_FLAGS, startNodeFromFlags } from "../node/_cli.ts";
+import {
+  NODE_FLAGS,
+  NODE_FLAGS_USAGE,
+  startNodeFromFlags,
+} from "../node/_cli.ts";
 import { sendMessage, startChat } from "./chat.ts";
 
 const USAGE =
   `usage: chat/main.ts (--sname NAME | --name NAME@HOST) [--cookie C] [--registry-port P]
+                    [--address A] [--port-range MIN-MAX]
+                    [--tls-cert F --tls-key F --tls-ca F | --tls-optfile F]
+
+${NODE_FLAGS_USAGE}
 
 Type lines like:   kate hi there      (sends "hi there" to kate@<this host>)
                    kate@otherhost hi  (a full node name)

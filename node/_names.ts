@@ -8,6 +8,7 @@
 import { randomBytes } from "node:crypto";
 import { lookup as dnsLookup } from "node:dns/promises";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
+import { isIP } from "node:net";
 import { homedir, hostname } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
@@ -37,11 +38,15 @@ export function nodeNameFrom(options: NameOptions): string {
         }; use sname for a short name`,
       );
     }
-    if (!NAME_PART.test(alive) || !HOST_PART.test(host) || alive.length > 255) {
+    // An IPv6 address is a host too (`a@::1`, `a@fd00::2`), as the BEAM
+    // takes it with -proto_dist inet6_tcp.
+    const hostOk = (HOST_PART.test(host) || isIP(host) === 6) &&
+      host.length <= 255;
+    if (!NAME_PART.test(alive) || !hostOk || alive.length > 255) {
       throw new TypeError(
         `invalid node name ${
           JSON.stringify(options.name)
-        }: use letters, digits, _ and - before the @, and a host name after it`,
+        }: use letters, digits, _ and - before the @, and a host name or IP address after it`,
       );
     }
     return options.name;
@@ -94,17 +99,25 @@ export function resolveCookie(option: string | undefined): string {
   return cookie;
 }
 
-/** The address of `host`: `localhost` and this host's own names are loopback. */
+/**
+ * The address of `host`: an IP address is itself, `localhost` is
+ * 127.0.0.1, a name is its IPv4 address — or its IPv6 address when it has
+ * none — and this host's own name is loopback when it does not resolve.
+ */
 export async function resolveHost(host: string): Promise<string> {
   if (host === "localhost") return "127.0.0.1";
-  if (/^[0-9.]+$/.test(host) || host.includes(":")) return host;
-  try {
-    const r = await dnsLookup(host, { family: 4 });
-    return r.address;
-  } catch {
-    if (host === hostname() || host === hostname().split(".")[0]) {
-      return "127.0.0.1";
+  if (isIP(host)) return host;
+  for (const family of [4, 6] as const) {
+    try {
+      return (await dnsLookup(host, { family })).address;
+    } catch {
+      // the other family, or the fallback below
     }
-    throw new Error(`cannot resolve host ${host}`);
   }
+  if (host === hostname() || host === hostname().split(".")[0]) {
+    return "127.0.0.1";
+  }
+  throw new Error(
+    `cannot resolve host ${host} (neither an IPv4 nor an IPv6 address): fix DNS or /etc/hosts`,
+  );
 }

@@ -12,6 +12,8 @@ import { createConnection, type Server, type Socket } from "node:net";
 import { A, isTuple } from "./_atoms.ts";
 import { DFLAG } from "./_dist.ts";
 import { resolveHost } from "./_names.ts";
+import { isOwnAddress, lookupFailure } from "./_hosts.ts";
+import type { TlsTransport } from "./_tls.ts";
 import { Connection, type ConnectionLimits } from "./connection.ts";
 import { HandshakeError, NoConnectionError } from "./errors.ts";
 import {
@@ -40,6 +42,8 @@ export interface NetKernelConfig {
   tickTime: number;
   /** The limits of each connection. */
   limits: ConnectionLimits;
+  /** TLS distribution (dial and accept over TLS), when configured. */
+  tls?: TlsTransport;
 }
 
 /** A dial in progress. */
@@ -79,7 +83,10 @@ export class NetKernel {
   constructor(node: Node, server: Server, config: NetKernelConfig) {
     this.node = node;
     this.config = config;
-    server.on("connection", (s) => this.accept(s));
+    server.on(
+      "connection",
+      (s) => config.tls ? this.acceptTls(s, config.tls) : this.accept(s),
+    );
     const tickMs = Math.max(50, (config.tickTime * 1000) / 4);
     this.tickTimer = setInterval(() => this.tickAll(), tickMs);
     this.tickTimer.unref?.();
@@ -225,9 +232,9 @@ export class NetKernel {
     } catch (e) {
       throw new NoConnectionError(node, (e as Error).message);
     }
-    const registryHost = host === "localhost" || address === "127.0.0.1"
-      ? this.config.registryHost
-      : address;
+    // A node on this machine is in our registry; elsewhere, in its host's.
+    const local = host === "localhost" || isOwnAddress(address);
+    const registryHost = local ? this.config.registryHost : address;
     const registryPort = this.config.registryPort;
     let info;
     try {
@@ -237,7 +244,10 @@ export class NetKernel {
         timeoutMs,
       });
     } catch (e) {
-      throw new NoConnectionError(node, (e as Error).message);
+      throw new NoConnectionError(
+        node,
+        lookupFailure(node, registryHost, registryPort, local, e),
+      );
     }
     if (!info) {
       throw new NoConnectionError(
@@ -245,7 +255,9 @@ export class NetKernel {
         `no node named ${alive} is registered with the registry at ${registryHost}:${registryPort}`,
       );
     }
-    const socket = await connectSocket(node, address, info.port, deadline);
+    const socket = this.config.tls
+      ? await this.config.tls.connect(node, address, info.port, deadline)
+      : await connectSocket(node, address, info.port, deadline);
     d.socket = socket;
     this.handshaking.add(socket);
     let peer: HandshakePeer;
@@ -272,7 +284,7 @@ export class NetKernel {
           e as Error,
         );
       }
-      throw e;
+      throw this.config.tls ? this.config.tls.explain(e) : e;
     } finally {
       this.handshaking.delete(socket);
     }
@@ -324,9 +336,9 @@ export class NetKernel {
     acceptHandshake(
       socket,
       this.config.local,
-      this.config.connectTimeoutMs,
+      this.handshakeTimeLeft(socket),
       (peer) => {
-        const status = this.decide(peer);
+        const status = this.decide(peer, socket);
         if (status !== "nok" && status !== "not_allowed") {
           claimed = peer;
           this.accepting.add(peer);
@@ -348,8 +360,9 @@ export class NetKernel {
         this.handshaking.delete(socket);
         if (claimed !== undefined) this.accepting.delete(claimed);
         socket.destroy();
+        const why = this.config.tls ? this.config.tls.explain(e) : e;
         if (!this.stopped) {
-          this.node.peerLog.line("failed handshakes", e.message);
+          this.node.peerLog.line("failed handshakes", (why as Error).message);
         }
       },
     );
@@ -374,8 +387,13 @@ export class NetKernel {
    * attempt (`nok` to the peer's, or `ok_simultaneous` and our own dial is
    * dropped); one incoming handshake per peer at a time.
    */
-  private decide(peer: string): AcceptDecision {
+  private decide(peer: string, socket?: Socket): AcceptDecision {
     if (this.stopped) return "not_allowed";
+    const refusal = socket && this.config.tls?.refusal(socket, peer);
+    if (refusal) {
+      this.node.peerLog.line("refused TLS peers", refusal);
+      return "not_allowed";
+    }
     if (this.accepting.has(peer)) return "nok";
     if (this.connections.get(peer)?.open) return "alive";
     const d = this.dials.get(peer);
@@ -410,6 +428,33 @@ export class NetKernel {
     c.start(peer.rest);
     node.emit("nodeup", peer.name);
     return c;
+  }
+
+  /** Time left for an accepted socket's handshake (less what TLS took). */
+  private handshakeTimeLeft(socket: Socket): number {
+    const deadline = tlsDeadline.get(socket);
+    return deadline === undefined
+      ? this.config.connectTimeoutMs
+      : Math.max(1, deadline - Date.now());
+  }
+
+  /**
+   * TLS first (see _tls.ts), then the handshake as over TCP; both within
+   * one `connectTimeoutMs` from the TCP accept.
+   */
+  private acceptTls(raw: Socket, tls: TlsTransport): void {
+    if (this.stopped) {
+      raw.destroy();
+      return;
+    }
+    raw.on("error", () => {});
+    const deadline = Date.now() + this.config.connectTimeoutMs;
+    tls.accept(raw, this.config.connectTimeoutMs).then((s) => {
+      tlsDeadline.set(s, deadline);
+      this.accept(s);
+    }, (e: Error) => {
+      if (!this.stopped) this.node.peerLog.line("failed handshakes", e.message);
+    });
   }
 
   // ------------------------------------------------------------ ticks and node-down
@@ -525,6 +570,7 @@ export class NetKernel {
       this.connectWaiters.delete(node);
     }
     for (const s of this.handshaking) s.destroy();
+    this.config.tls?.close();
     await Promise.race([
       Promise.all(closing),
       new Promise((r) => setTimeout(r, 1500)),
@@ -532,6 +578,9 @@ export class NetKernel {
     for (const c of this.connections.values()) c.destroy("stopped");
   }
 }
+
+/** When an accepted TLS socket's handshake must end (TCP accept + connectTimeoutMs). */
+const tlsDeadline = new WeakMap<Socket, number>();
 
 function toNoConnection(node: string, e: unknown): NoConnectionError {
   return e instanceof NoConnectionError

@@ -2,7 +2,8 @@
  * The distribution handshake (OTP 23+ "version 6", as OTP 25 speaks it):
  * both sides prove they know the cookie without sending it. Internal.
  *
- * Initiator A, acceptor B (every message has a 2-byte length in front):
+ * Initiator A, acceptor B (every message has a 2-byte length in front — a
+ * 4-byte one over TLS, as OTP's `inet_tls_dist` frames it):
  *
  * ```
  * A → B  'N' flags:64 creation:32 nlen:16 name        send_name
@@ -26,7 +27,15 @@ export interface HandshakeLocal {
   creation: number;
   flags: bigint;
   cookie: Secret;
+  /**
+   * Size of each handshake message's length prefix: 2 over TCP, 4 over TLS.
+   * @default {2}
+   */
+  lengthBytes?: 2 | 4;
 }
+
+/** Largest handshake message read (a name message is under 1.1 KB). */
+const MAX_HANDSHAKE_MESSAGE = 4096;
 
 /** What the handshake learned about the peer. */
 export interface HandshakePeer {
@@ -71,12 +80,16 @@ function u16(b: Uint8Array, at: number): number {
   return (b[at] << 8) | b[at + 1];
 }
 
-/** Writes one 2-byte-length-framed handshake message. */
-function sendMsg(socket: Socket, body: Uint8Array): void {
-  const out = new Uint8Array(2 + body.length);
-  out[0] = body.length >> 8;
-  out[1] = body.length & 0xff;
-  out.set(body, 2);
+/** Writes one length-framed handshake message (2- or 4-byte length). */
+function send(socket: Socket, body: Uint8Array, lengthBytes = 2): void {
+  const out = new Uint8Array(lengthBytes + body.length);
+  if (lengthBytes === 4) {
+    new DataView(out.buffer).setUint32(0, body.length);
+  } else {
+    out[0] = body.length >> 8;
+    out[1] = body.length & 0xff;
+  }
+  out.set(body, lengthBytes);
   socket.write(out);
 }
 
@@ -108,8 +121,8 @@ function statusMsg(status: string): Uint8Array {
 }
 
 /**
- * Reads 2-byte-length-framed messages from a socket during the handshake,
- * with a deadline. Detaches its listeners when done.
+ * Reads length-framed messages (2- or 4-byte lengths) from a socket during
+ * the handshake, with a deadline. Detaches its listeners when done.
  */
 class HandshakeReader {
   private chunks: Uint8Array[] = [];
@@ -132,7 +145,11 @@ class HandshakeReader {
   private readonly timer: ReturnType<typeof setTimeout>;
   private timedOut = false;
 
-  constructor(private socket: Socket, timeoutMs: number) {
+  constructor(
+    private socket: Socket,
+    timeoutMs: number,
+    private lengthBytes = 2,
+  ) {
     socket.on("data", this.onData);
     socket.on("end", this.onEnd);
     socket.on("close", this.onEnd);
@@ -159,12 +176,25 @@ class HandshakeReader {
 
   async next(): Promise<Uint8Array> {
     for (;;) {
-      if (this.size >= 2) {
+      const n = this.lengthBytes;
+      if (this.size >= n) {
         const b = this.flat();
-        const len = u16(b, 0);
-        if (b.length >= 2 + len) {
-          const msg = b.slice(2, 2 + len);
-          const rest = b.subarray(2 + len);
+        const len = n === 4 ? u32(b, 0) : u16(b, 0);
+        if (n === 2 && b[0] === 0x16 && b[1] === 0x03) {
+          throw new Error(
+            "the peer speaks TLS (a TLS handshake record arrived): start this node with the same tls options as its peers",
+          );
+        }
+        if (len > MAX_HANDSHAKE_MESSAGE) {
+          throw new Error(
+            `the peer announced a ${len}-byte handshake message (at most ${MAX_HANDSHAKE_MESSAGE}): it does not speak the distribution handshake${
+              n === 4 ? " over TLS" : " (is it a TLS node?)"
+            }`,
+          );
+        }
+        if (b.length >= n + len) {
+          const msg = b.slice(n, n + len);
+          const rest = b.subarray(n + len);
           this.chunks = rest.length ? [rest] : [];
           this.size = rest.length;
           return msg;
@@ -256,7 +286,8 @@ export async function initiateHandshake(
   timeoutMs: number,
   stillPending: () => boolean = () => true,
 ): Promise<HandshakePeer> {
-  const reader = new HandshakeReader(socket, timeoutMs);
+  const reader = new HandshakeReader(socket, timeoutMs, local.lengthBytes);
+  const sendMsg = (s: Socket, b: Uint8Array) => send(s, b, local.lengthBytes);
   let stage = "sending our name";
   try {
     sendMsg(socket, nameMsg(78, local));
@@ -370,7 +401,8 @@ export async function acceptHandshake(
   replaceOld: (peer: string) => Promise<void>,
 ): Promise<HandshakePeer> {
   const address = `${socket.remoteAddress}:${socket.remotePort}`;
-  const reader = new HandshakeReader(socket, timeoutMs);
+  const reader = new HandshakeReader(socket, timeoutMs, local.lengthBytes);
+  const sendMsg = (s: Socket, b: Uint8Array) => send(s, b, local.lengthBytes);
   let peerLabel = `a peer at ${address}`;
   try {
     const sn = parseName(await reader.next(), false, peerLabel);

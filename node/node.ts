@@ -26,8 +26,9 @@ import { DFLAG, DFLAG_NODERL, OP } from "./_dist.ts";
 import { erpcCall, erpcCast, installErpc, rexHandler } from "./_erpc.ts";
 import { type CallOptions, type CallTarget, GenCalls } from "./_gen_call.ts";
 import { IoServer } from "./_io_server.ts";
-import { listen } from "./_listen.ts";
 import { type GlobalHandle, sendGlobalFrom, startGlobal } from "./global.ts";
+import { listenAddressFor, listenForNode, type PortRange } from "./_hosts.ts";
+import { type TlsOptions, TlsTransport } from "./_tls.ts";
 import { nodeNameFrom, resolveCookie } from "./_names.ts";
 import { NetKernel } from "./_net_kernel.ts";
 import { errorReason } from "./_reason.ts";
@@ -51,7 +52,7 @@ import { Atom, ImproperList, Pid, Ref, Tuple, tuple } from "./terms.ts";
 
 const A_GLOBAL = Atom.of("global");
 
-export type { CallOptions, CallTarget, Destination };
+export type { CallOptions, CallTarget, Destination, PortRange, TlsOptions };
 
 /** A function a module exports: called with the decoded arguments. */
 // deno-lint-ignore no-explicit-any
@@ -80,8 +81,10 @@ export interface NodeOptions {
    */
   registryHost?: string;
   /**
-   * Address to listen on for distribution connections.
-   * @default {"127.0.0.1"}
+   * Address to listen on for distribution connections: `"0.0.0.0"` (or
+   * `"::"`) for every interface, as the BEAM listens.
+   * @default {where the host of the node's name resolves: 127.0.0.1 for
+   * `localhost`, the host's address for a long name like `kate@10.0.0.5`}
    */
   address?: string;
   /**
@@ -89,6 +92,18 @@ export interface NodeOptions {
    * @default {0}
    */
   port?: number;
+  /**
+   * Listen on the first free port from `min` to `max`, as the BEAM's
+   * `inet_dist_listen_min`/`inet_dist_listen_max`: the ports to open in a
+   * firewall. Not with `port`.
+   */
+  portRange?: PortRange;
+  /**
+   * TLS distribution, as the BEAM's `-proto_dist inet_tls`: certificate,
+   * key and CA (PEM text or file paths). Every node of the cluster must use
+   * it; see the README's "Running across hosts".
+   */
+  tls?: TlsOptions;
   /**
    * Net tick time in seconds, as Erlang's `net_ticktime`: a peer that is
    * silent this long is declared down.
@@ -180,6 +195,23 @@ function checkOptions(o: NodeOptions): void {
   check("maxMessageSize", 1024, 2 ** 32 - 1, "a number of bytes");
   check("distBufBusyLimit", 1024, 2 ** 32 - 1, "a number of bytes");
   check("maxOutputBuffer", 1024, 2 ** 48, "a number of bytes");
+  const r = o.portRange;
+  if (r !== undefined) {
+    if (
+      !Array.isArray(r) || r.length !== 2 ||
+      !r.every((p) => Number.isInteger(p) && p >= 1 && p <= 65535) ||
+      r[0] > r[1]
+    ) {
+      throw new RangeError(
+        `startNode: portRange must be [min, max], ports from 1 to 65535 with min <= max, got ${
+          JSON.stringify(r)
+        }`,
+      );
+    }
+    if (o.port !== undefined) {
+      throw new TypeError("startNode: give port or portRange, not both");
+    }
+  }
 }
 
 /** Events a node emits. */
@@ -271,6 +303,7 @@ export class Node extends EventEmitter {
       registryPort: number;
       registryHost: string;
       options: NodeOptions;
+      tls?: TlsTransport;
     },
   ) {
     super();
@@ -296,6 +329,7 @@ export class Node extends EventEmitter {
         creation: this.creation,
         flags: options.hidden ? DFLAG_NODERL : DFLAG_NODERL | DFLAG.PUBLISHED,
         cookie: new Secret(init.cookie),
+        lengthBytes: init.tls?.lengthBytes,
       },
       registryHost: init.registryHost,
       registryPort: init.registryPort,
@@ -307,7 +341,9 @@ export class Node extends EventEmitter {
         maxOutputBuffer: options.maxOutputBuffer ?? 1024 * 1024 * 1024,
         maxMessageSize: options.maxMessageSize ?? 1024 * 1024 * 1024,
       },
+      tls: init.tls,
     });
+    if (init.tls?.warning) this.log(init.tls.warning);
 
     // The I/O server first: every other process's group leader.
     const ioPid = this.newPid();
@@ -1547,7 +1583,7 @@ function processFailed(e: unknown): void {
  * an OS process is the default node of the free functions (`send`,
  * `receive`, `self`, …) called outside any process.
  *
- * @throws {TypeError} for a bad name or cookie.
+ * @throws {TypeError} for a bad name, cookie or TLS certificate.
  * @throws {RangeError} for a port, tick time, timeout or size out of range.
  * @throws {Error} when the registry cannot be reached or the name is taken
  * (the message says how to fix it).
@@ -1558,11 +1594,17 @@ export async function startNode(options: NodeOptions): Promise<Node> {
   const cookie = resolveCookie(options.cookie);
   const registryPort = options.registryPort ?? defaultRegistryPort();
   const registryHost = options.registryHost ?? "127.0.0.1";
+  const tls = options.tls === undefined
+    ? undefined
+    : new TlsTransport(options.tls, name);
   const server = createServer();
-  const port = await listen(
+  const port = await listenForNode(
     server,
+    name,
+    options.address ?? await listenAddressFor(name),
     options.port ?? 0,
-    options.address ?? "127.0.0.1",
+    options.portRange,
+    options.address !== undefined,
   );
   let registration: Registration;
   try {
@@ -1585,5 +1627,6 @@ export async function startNode(options: NodeOptions): Promise<Node> {
     registryPort,
     registryHost,
     options,
+    tls,
   });
 }

@@ -10,7 +10,11 @@
  */
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { NODE_FLAGS, startNodeFromFlags } from "../node/_cli.ts";
+import {
+  NODE_FLAGS,
+  NODE_FLAGS_USAGE,
+  startNodeFromFlags,
+} from "../node/_cli.ts";
 import { isPort } from "../node/_epmd.ts";
 import { startKVNode } from "./kv_node.ts";
 import { parseTable } from "./table.ts";
@@ -18,8 +22,12 @@ import { isMain } from "../node/_main.ts";
 
 const USAGE =
   `usage: router/main.ts (--sname NAME | --name NAME@HOST) --port TCP_PORT --table TABLE
-                      [--cookie C] [--registry-port P] [--address A]
+                      [--cookie C] [--registry-port P] [--address A] [--port-range MIN-MAX]
+                      [--tls-cert F --tls-key F --tls-ca F | --tls-optfile F]
 
+${NODE_FLAGS_USAGE}
+                      (--address is also where the text protocol listens;
+                      default 127.0.0.1)
   --table   which node owns which buckets, by the bucket name's first byte:
             "a-m=foo@HOST,n-z=bar@HOST" (ranges of characters, or bytes like 0-96)
   --port    TCP port for the text protocol (CREATE b | PUT b k v | GET b k | DELETE b k)
@@ -37,7 +45,6 @@ export async function main(argv: string[]): Promise<number> {
         ...NODE_FLAGS,
         port: { type: "string" },
         table: { type: "string" },
-        address: { type: "string" },
       },
     }));
   } catch (e) {

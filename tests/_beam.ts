@@ -119,6 +119,15 @@ export function beamCommand(
   return ["chroot", [beamRoot, `/usr/bin/${cmd}`, ...args]];
 }
 
+/** `[cmd, args]` run through `prefix` (`[prefix0, [...prefix, cmd, ...args]]`). */
+function prefixed(
+  prefix: string[] | undefined,
+  [cmd, args]: [string, string[]],
+): [string, string[]] {
+  if (!prefix?.length) return [cmd, args];
+  return [prefix[0], [...prefix.slice(1), cmd, ...args]];
+}
+
 /** A directory both the tests and the BEAM under test can read and write. */
 export interface BeamTempDir {
   /** Its path here. */
@@ -336,6 +345,12 @@ export async function startBeamNode(options: {
   /** More code paths (`-pa`), as the BEAM sees them. */
   paths?: string[];
   timeoutMs?: number;
+  /** Extra `erl` arguments (e.g. `-proto_dist inet_tls …`). */
+  args?: string[];
+  /** Start with `-name` (long names) rather than `-sname`. */
+  longNames?: boolean;
+  /** Run the BEAM through this command (e.g. `ip netns exec NS`). */
+  prefix?: string[];
 }): Promise<BeamNode> {
   const pa = [beamDir(), ...(options.paths ?? [])];
   const env = { ...process.env, ERL_EPMD_PORT: String(options.registryPort) };
@@ -354,19 +369,23 @@ export async function startBeamNode(options: {
       { env, stdio: "pipe" },
     )
     : spawn(
-      ...beamCommand("erl", [
-        "-noshell",
-        "-sname",
-        options.name,
-        "-setcookie",
-        options.cookie,
-        "-start_epmd",
-        "false",
-        "-pa",
-        ...pa,
-        "-eval",
-        "noderl_peer:ready().",
-      ]),
+      ...prefixed(
+        options.prefix,
+        beamCommand("erl", [
+          "-noshell",
+          options.longNames ? "-name" : "-sname",
+          options.name,
+          "-setcookie",
+          options.cookie,
+          "-start_epmd",
+          "false",
+          "-pa",
+          ...pa,
+          ...(options.args ?? []),
+          "-eval",
+          "noderl_peer:ready().",
+        ]),
+      ),
       { env, stdio: "pipe" },
     );
   children.add(child);
