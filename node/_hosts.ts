@@ -103,14 +103,17 @@ export async function listenForNode(
 ): Promise<number> {
   const [min, max] = range ?? [port, port];
   let last: ErrnoError | undefined;
-  for (let p = min; p <= max; p++) {
+  // Checked first: runtimes report it differently (EADDRNOTAVAIL, EINVAL).
+  const notOurs = isIP(address) !== 0 && address !== "0.0.0.0" &&
+    address !== "::" && !isOwnAddress(address);
+  for (let p = min; p <= max && !notOurs; p++) {
     const r = await tryListen(server, p, address);
     if (typeof r === "number") return r;
     last = r;
     if (r.code !== "EADDRINUSE") break;
   }
   const where = hostPort(address, min);
-  if (last?.code === "EADDRNOTAVAIL") {
+  if (notOurs || last?.code === "EADDRNOTAVAIL") {
     const mine = [...ownAddresses()].filter((a) => !a.startsWith("fe80"))
       .join(", ");
     throw new Error(

@@ -364,7 +364,6 @@ describe("TLS distribution", { skip: noOpenssl || undefined }, () => {
       });
     });
     after(async () => {
-      if (process.env.SHOWLOGS) console.error(beam.output());
       await beam?.stop();
     });
 
@@ -458,7 +457,6 @@ describe("TLS distribution", { skip: noOpenssl || undefined }, () => {
               tsCause,
             );
           } finally {
-            if (process.env.SHOWLOGS) console.error(badBeam.output());
             await badBeam.stop();
           }
           // A TS node with the bad certificate dials the good BEAM node:

@@ -4,7 +4,7 @@
 -export([ready/0, start_echo/0, echo_loop/0, wait_hi/0, say_name/0,
          ping/1, send_and_wait/3, echo_all/4, link_wait/1, monitor_wait/1,
          format_to/2, gen_call/3, call_ts/4, spawn_link_ts/4, sleep/1,
-         spawn_here/4]).
+         spawn_here/4, watch_nodes/0, sink_start/1, sink_result/1, keeper/0]).
 
 %% Prints "ready" once the node is up, then idles.
 ready() ->
@@ -81,3 +81,33 @@ sleep(Ms) -> timer:sleep(Ms).
 spawn_here(Node, M, F, A) ->
     group_leader(whereis(user), self()),
     spawn(Node, M, F, A).
+
+%% Prints "nodeup N T" / "nodedown N T" (T: OS time in ms) for every node.
+watch_nodes() ->
+    spawn(fun() ->
+        ok = net_kernel:monitor_nodes(true),
+        watch_loop()
+    end),
+    ok.
+watch_loop() ->
+    receive {E, N} ->
+        io:format("~s ~s ~b~n", [E, N, os:system_time(millisecond)])
+    end,
+    watch_loop().
+
+%% A process registered as Name collecting {seq, N} messages in order.
+sink_start(Name) ->
+    Pid = spawn(fun() -> sink_loop([]) end),
+    register(Name, Pid),
+    ok.
+sink_loop(Acc) ->
+    receive
+        {seq, N} -> sink_loop([N | Acc]);
+        {result, From} -> From ! {sink, lists:reverse(Acc)}, sink_loop(Acc)
+    end.
+sink_result(Name) ->
+    Name ! {result, self()},
+    receive {sink, L} -> L after 5000 -> timeout end.
+
+%% A process that waits forever (a pid to monitor).
+keeper() -> spawn(fun() -> receive stop -> ok end end).
