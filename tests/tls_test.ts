@@ -92,9 +92,6 @@ describe("TLS distribution", { skip: noOpenssl || undefined }, () => {
   });
 
   after(async () => {
-    if (process.env.SHOWLOGS) {
-      for (const [k, v] of logs) console.error(k, v);
-    }
     await Promise.all(nodes.map((n) => n.stop()));
     await registry?.close();
     pki?.remove();
