@@ -6,10 +6,10 @@
  * @module
  */
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
+import { beamTempDir } from "./_beam.ts";
 
 function which(cmd: string): string | undefined {
   try {
@@ -43,6 +43,8 @@ export interface CertSpec {
 /** A directory of test certificates. */
 export interface TestPki {
   dir: string;
+  /** A path under `dir` as the BEAM under test sees it (chroot or not). */
+  beamPath(path: string): string;
   /** The cluster CA's certificate (the file for `tls.ca`). */
   ca: string;
   /** The other CA's certificate. */
@@ -61,7 +63,9 @@ function openssl(args: string[], cwd: string): void {
 
 /** Makes the two CAs in a new temporary directory. */
 export function makePki(): TestPki {
-  const dir = mkdtempSync(join(tmpdir(), "noderl-pki-"));
+  // Where a BEAM in a chroot (the OTP matrix) can read the files too.
+  const tmp = beamTempDir("noderl-pki-");
+  const dir = tmp.host;
   for (const ca of ["ca", "other-ca"]) {
     openssl([
       "req",
@@ -88,6 +92,7 @@ export function makePki(): TestPki {
   );
   return {
     dir,
+    beamPath: (path) => tmp.beam + path.slice(dir.length),
     ca: join(dir, "ca.pem"),
     otherCa: join(dir, "other-ca.pem"),
     issue(name, hosts, spec = {}) {
@@ -127,25 +132,25 @@ export function makePki(): TestPki {
       ], dir);
       return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
     },
-    remove() {
-      rmSync(dir, { recursive: true, force: true });
-    },
+    remove: tmp.remove,
   };
 }
 
 /**
  * Writes an `-ssl_dist_optfile` for `erl -proto_dist inet_tls` (and
- * noderl's `--tls-optfile`) using `files` both ways and trusting `ca`.
+ * noderl's `--tls-optfile`) using `files` both ways and trusting `ca`; the
+ * paths in it pass through `map` (e.g. `pki.beamPath` for a chroot BEAM).
  */
 export function writeOptfile(
   path: string,
   files: CertFiles,
   ca: string,
+  map: (path: string) => string = (p) => p,
   verify = true,
 ): string {
-  const common = `{certfile, ${JSON.stringify(files.cert)}}, ` +
-    `{keyfile, ${JSON.stringify(files.key)}}, {cacertfile, ${
-      JSON.stringify(ca)
+  const common = `{certfile, ${JSON.stringify(map(files.cert))}}, ` +
+    `{keyfile, ${JSON.stringify(map(files.key))}}, {cacertfile, ${
+      JSON.stringify(map(ca))
     }}, {verify, ${verify ? "verify_peer" : "verify_none"}}`;
   writeFileSync(
     path,

@@ -204,12 +204,17 @@ describe("across hosts (two network namespaces)", { skip }, () => {
       });
       await bothWays(A, `at@${A4}`, B, `bt@${B4}`);
       if (noErl) return;
-      const optfile = writeOptfile(join(pki.dir, "hostB.conf"), certB, pki.ca);
+      const optfile = writeOptfile(
+        join(pki.dir, "hostB.conf"),
+        certB,
+        pki.ca,
+        pki.beamPath,
+      );
       const ct = await beamInB(`ct@${B4}`, [
         "-proto_dist",
         "inet_tls",
         "-ssl_dist_optfile",
-        optfile,
+        pki.beamPath(optfile),
       ]);
       assert.deepEqual(
         await call(B, `bt@${B4}`, ct.name, "noderl_peer", "ping", [

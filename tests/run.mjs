@@ -95,6 +95,7 @@ const MATRIX_FILES = [
   "tests/global_interop_test.ts",
   "tests/pg_interop_test.ts",
   "tests/pubsub_elixir_test.ts",
+  "tests/tls_test.ts",
 ];
 
 /** The Debian roots of the matrix (built by .ci/run). */

@@ -342,17 +342,26 @@ describe("TLS distribution", { skip: noOpenssl || undefined }, () => {
 
   describe("noderl ↔ BEAM over inet_tls", { skip: noErl || undefined }, () => {
     let beam: BeamNode;
-    let optfile: string;
+    /** The BEAM's option file, and the same for us (paths differ in a chroot). */
+    let optfile: string, ourOptfile: string;
     const BEAM = "tlserl@localhost";
     const tlsArgs = (file: string) => [
       "-proto_dist",
       "inet_tls",
       "-ssl_dist_optfile",
-      file,
+      pki.beamPath(file),
     ];
 
     before(async () => {
-      optfile = writeOptfile(join(pki.dir, "good.conf"), good, pki.ca);
+      optfile = writeOptfile(
+        join(pki.dir, "good.conf"),
+        good,
+        pki.ca,
+        pki.beamPath,
+      );
+      ourOptfile = pki.beamPath(optfile) === optfile
+        ? optfile
+        : writeOptfile(join(pki.dir, "good-here.conf"), good, pki.ca);
       beam = await startBeamNode({
         name: BEAM,
         cookie: COOKIE,
@@ -369,7 +378,7 @@ describe("TLS distribution", { skip: noOpenssl || undefined }, () => {
       { tags: beamTags },
       async () => {
         const t = await tsNode("tlsts@localhost", {
-          tls: tlsOptionsFromOptfile(optfile),
+          tls: tlsOptionsFromOptfile(ourOptfile),
         });
         t.defineModule("Echo", { echo: (x: unknown) => x });
         assert.equal(await t.call(BEAM, "erlang", "node", []), atom(BEAM));
@@ -430,6 +439,7 @@ describe("TLS distribution", { skip: noOpenssl || undefined }, () => {
             join(pki.dir, `${kind}.conf`),
             bad[kind],
             pki.ca,
+            pki.beamPath,
           );
           const badBeam = await startBeamNode({
             name: `tlsbad_${kind}@localhost`,
