@@ -141,9 +141,29 @@ function pairs(list: Term, file: string, what: string): Map<string, Term> {
 }
 
 /**
- * The {@linkcode TlsOptions} of an `-ssl_dist_optfile` file. Relative paths
- * in it are taken from the file's directory. Throws a TypeError that names
- * the file and what is wrong.
+ * The {@linkcode TlsOptions} of an `-ssl_dist_optfile` file, for
+ * `startNode({ tls })`. Relative paths in it are taken from the file's
+ * directory. Throws a TypeError that names the file and what is wrong.
+ *
+ * @example
+ * ```ts
+ * import { tlsOptionsFromOptfile } from "./_tls_optfile.ts";
+ * import { mkdtempSync, writeFileSync } from "node:fs";
+ * import { tmpdir } from "node:os";
+ * import { join } from "node:path";
+ * import assert from "node:assert/strict";
+ *
+ * const dir = mkdtempSync(join(tmpdir(), "optfile-"));
+ * const file = join(dir, "tls.conf");
+ * writeFileSync(file, `[{server, [{certfile, "node.pem"}, {keyfile, "node.key"},
+ *   {cacertfile, "/etc/ca.pem"}, {verify, verify_peer}]}].`);
+ * assert.deepEqual(tlsOptionsFromOptfile(file), {
+ *   cert: join(dir, "node.pem"),
+ *   key: join(dir, "node.key"),
+ *   ca: "/etc/ca.pem",
+ *   verify: true,
+ * });
+ * ```
  */
 export function tlsOptionsFromOptfile(path: string): TlsOptions {
   let text: string;

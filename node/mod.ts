@@ -13,9 +13,12 @@ export {
   type ModuleFunction,
   Node,
   type NodeOptions,
+  type PortRange,
   type SpawnOptions,
   startNode,
+  type TlsOptions,
 } from "./node.ts";
+export { tlsOptionsFromOptfile } from "./_tls_optfile.ts";
 export {
   bindProcess,
   cancelTimer,

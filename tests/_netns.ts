@@ -53,15 +53,16 @@ export interface Host {
   v4: string;
   /** IPv6 address (fd77::1 or ::2). */
   v6: string;
-  /** Runs `cmd args` inside the namespace. */
+  /** Runs `cmd args` inside the namespace (in `cwd`, if given). */
   spawn(
     cmd: string,
     args: string[],
     env?: Record<string, string>,
+    cwd?: string,
   ): ChildProcess;
   /** Writes the namespace's /etc/hosts. */
   hosts(lines: string): void;
-  /** The agent running nodes here. */
+  /** The agent running nodes here (none in a bare network). */
   agent: Agent;
 }
 
@@ -188,9 +189,12 @@ export interface TestNetwork {
 
 /**
  * Makes two namespaces `noderl-<pid>-a`/`-b`, the veth pair between them,
- * a registry in each (on every address, port 4369) and an agent in each.
+ * a registry in each (on every address, port 4369) and an agent in each —
+ * or neither, with `bare`.
  */
-export async function makeNetwork(): Promise<TestNetwork> {
+export async function makeNetwork(
+  options: { bare?: boolean } = {},
+): Promise<TestNetwork> {
   const tag = `noderl-${process.pid}`;
   const children = new Set<ChildProcess>();
   const agents = new Set<ChildProcess>();
@@ -203,6 +207,13 @@ export async function makeNetwork(): Promise<TestNetwork> {
         } catch { /* gone */ }
       }
       for (const ns of names) {
+        // Whatever still runs in the namespace (a daemon a script sent to
+        // the background) was started by this test.
+        try {
+          for (const pid of ip("netns", "pids", ns).split(/\s+/)) {
+            if (pid) process.kill(Number(pid), "SIGKILL");
+          }
+        } catch { /* no such namespace, or gone */ }
         try {
           ip("netns", "del", ns);
         } catch { /* never made */ }
@@ -268,10 +279,11 @@ export async function makeNetwork(): Promise<TestNetwork> {
         ns,
         v4,
         v6,
-        spawn(cmd, args, env = {}) {
+        spawn(cmd, args, env = {}, cwd) {
           const c = spawn("ip", ["netns", "exec", ns, cmd, ...args], {
             env: { ...process.env, ERL_EPMD_PORT: "4369", ...env },
             stdio: "pipe",
+            cwd,
           });
           children.add(c);
           c.on("exit", () => children.delete(c));
@@ -285,6 +297,10 @@ export async function makeNetwork(): Promise<TestNetwork> {
         },
       };
       host.hosts("");
+      if (options.bare) {
+        hosts.push({ ...host, agent: undefined as unknown as Agent });
+        continue;
+      }
       // The registry, on every address (IPv4 and IPv6), as epmd listens.
       await registry(host, 4369, "::");
       hosts.push({
