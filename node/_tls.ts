@@ -23,7 +23,7 @@
  */
 import { createPrivateKey, type KeyObject, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { isIP, type Socket } from "node:net";
+import { createConnection, isIP, type Socket } from "node:net";
 import {
   connect as tlsConnect,
   createSecureContext,
@@ -350,7 +350,12 @@ export class TlsTransport {
     const where = `${address.includes(":") ? `[${address}]` : address}:${port}`;
     return new Promise<TLSSocket>((resolve, reject) => {
       let settled = false;
+      // Our own TCP socket, so that Nagle is off where it matters (a TLS
+      // socket's setNoDelay does not reach the TCP socket on every runtime).
+      const tcp = createConnection({ host: address, port });
+      tcp.setNoDelay(true);
       const s = tlsConnect({
+        socket: tcp,
         host: address,
         port,
         secureContext: this.context,
@@ -367,8 +372,10 @@ export class TlsTransport {
         settled = true;
         clearTimeout(timer);
         s.destroy();
+        tcp.destroy();
         reject(new NoConnectionError(node, `TLS to ${where}: ${why}`));
       };
+      tcp.on("error", (e) => fail(e.message));
       const timer = setTimeout(
         () => fail("connect and TLS handshake timed out"),
         Math.max(1, deadline - Date.now()),
@@ -431,6 +438,7 @@ export class TlsTransport {
         );
       raw.on("close", onClose);
       accepting.set(raw, done);
+      raw.setNoDelay(true);
       this.server.emit("connection", raw);
     });
   }

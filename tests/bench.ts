@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every noderl figure beside the BEAM's, measured in the
  * same run, with ratios. `--only NAME` runs one suite (codec, registry,
- * transport, tasks, large, pubsub).
+ * transport, tasks, large, pubsub, tls).
  *
  * @module
  */
@@ -13,6 +13,7 @@ import { benchLarge } from "./bench_large.ts";
 import { benchPubsub } from "./bench_pubsub.ts";
 import { benchRegistry } from "./bench_registry.ts";
 import { benchTasks } from "./bench_tasks.ts";
+import { benchTls } from "./bench_tls.ts";
 import { benchTransport } from "./bench_transport.ts";
 
 const suites: Record<
@@ -25,6 +26,7 @@ const suites: Record<
   tasks: benchTasks,
   large: benchLarge,
   pubsub: benchPubsub,
+  tls: benchTls,
 };
 
 const { values } = parseArgs({

@@ -4,6 +4,7 @@
  *
  *   node --import tsx tests/bench_peer.ts --name a@localhost --cookie c --registry-port P
  *   deno run -A tests/bench_peer.ts …
+ *   … --tls-cert F --tls-key F --tls-ca F   (TLS distribution)
  *
  * @module
  */
@@ -28,6 +29,9 @@ const { values } = parseArgs({
     name: { type: "string" },
     cookie: { type: "string", default: "bench" },
     "registry-port": { type: "string" },
+    "tls-cert": { type: "string" },
+    "tls-key": { type: "string" },
+    "tls-ca": { type: "string" },
   },
 });
 if (!values.name || !values["registry-port"]) {
@@ -41,6 +45,13 @@ const node = await startNode({
   name: values.name,
   cookie: values.cookie,
   registryPort: Number(values["registry-port"]),
+  tls: values["tls-cert"]
+    ? {
+      cert: values["tls-cert"],
+      key: values["tls-key"]!,
+      ca: values["tls-ca"],
+    }
+    : undefined,
 });
 
 const DONE = atom("done"),

@@ -22,6 +22,7 @@ const isDeno = "Deno" in globalThis;
 export async function startTsPeer(
   name: string,
   registryPort: number,
+  extra: string[] = [],
 ): Promise<() => Promise<void>> {
   const script = join(here, "bench_peer.ts");
   const args = isDeno
@@ -33,6 +34,7 @@ export async function startTsPeer(
       name,
       "--registry-port",
       String(registryPort),
+      ...extra,
     ]
     : [
       "--import",
@@ -42,6 +44,7 @@ export async function startTsPeer(
       name,
       "--registry-port",
       String(registryPort),
+      ...extra,
     ];
   const child = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "inherit"],
