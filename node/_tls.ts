@@ -282,7 +282,9 @@ export class TlsTransport {
       this.pending(s)?.(s);
     });
     this.server.on("tlsClientError", (e: Error, s: TLSSocket) => {
-      this.pending(s)?.(undefined, e);
+      const done = this.pending(s);
+      s.destroy();
+      done?.(undefined, e);
     });
   }
 

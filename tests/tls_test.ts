@@ -294,6 +294,65 @@ describe("TLS distribution", { skip: noOpenssl || undefined }, () => {
   );
 
   test(
+    "hostile peers: garbage, a flood of silent connections, a huge announced handshake message — each closed, the node unharmed",
+    { tags },
+    async () => {
+      const t = await tsNode("hostile_tls@localhost", {
+        tls: tlsOf(good),
+        connectTimeoutMs: 800,
+      });
+      t.defineModule("Echo", { echo: (x: unknown) => x });
+      const closed = (s: { on(e: string, f: () => void): unknown }) =>
+        new Promise<number>((r) => s.on("close", () => r(Date.now())));
+      // Garbage instead of a TLS ClientHello: closed at once.
+      const g = netConnect({ host: "127.0.0.1", port: t.port });
+      g.on("error", () => {});
+      g.resume(); // read what comes (a TLS alert), so that the close is seen
+      g.write(new Uint8Array(4096).fill(0x41));
+      const t0 = Date.now();
+      assert.ok((await closed(g)) - t0 < 500, "garbage closes the connection");
+      // A TLS peer announcing a 4 GB handshake message (4-byte length).
+      const h = tlsConnect({
+        host: "127.0.0.1",
+        port: t.port,
+        cert: readFileSync(good.cert),
+        key: readFileSync(good.key),
+        ca: readFileSync(pki.ca),
+        servername: "localhost",
+      });
+      h.on("error", () => {});
+      h.on(
+        "secureConnect",
+        () => h.write(new Uint8Array([255, 255, 255, 255, 78])),
+      );
+      const t2 = Date.now();
+      assert.ok((await closed(h)) - t2 < 600, "the huge message closes it");
+      await until(
+        "the node to say why",
+        () => /announced a 4294967295-byte handshake message/.test(log(t.name)),
+      );
+      // 200 connections that never speak: all closed by the deadline (and
+      // logged at a bounded rate).
+      const silent = Array.from({ length: 200 }, () => {
+        const s = netConnect({ host: "127.0.0.1", port: t.port });
+        s.on("error", () => {});
+        return closed(s);
+      });
+      const t1 = Date.now();
+      const ends = await Promise.all(silent);
+      assert.ok(
+        Math.max(...ends) - t1 < 2500,
+        `the silent connections closed within ${Math.max(...ends) - t1} ms`,
+      );
+      // Still serving.
+      const peer = await tsNode("hostile_peer@localhost", { tls: tlsOf(good) });
+      assert.equal(await peer.call(t.name, "Echo", "echo", ["ok"]), "ok");
+      await peer.stop();
+      await t.stop();
+    },
+  );
+
+  test(
     "startNode checks the TLS options and says what to fix",
     { tags },
     async () => {
