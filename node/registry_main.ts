@@ -30,7 +30,9 @@ const USAGE =
 The noderl registry daemon: an EPMD-compatible port mapper.
 
   --port PORT          port to listen on (default: ERL_EPMD_PORT, else 4369)
-  --address ADDRESS    address to listen on (default 127.0.0.1)
+  --address ADDRESS    address to listen on (default 127.0.0.1; 0.0.0.0, or ::
+                       for IPv6 too, to answer other hosts' lookups — names
+                       are still registered from loopback only)
   --debug              log one line per request to standard error
   --relaxed            allow KILL while names are registered, and STOP
                        (as epmd -relaxed_command_check)
