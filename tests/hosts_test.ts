@@ -102,28 +102,24 @@ describe("names and addresses on one machine", () => {
       tags,
     },
     async () => {
-      // Find three consecutive free ports, then hold the first.
-      let base = 0;
-      let held: Server | undefined;
-      for (let tries = 0; tries < 20 && !held; tries++) {
-        base = 20000 + Math.floor(Math.random() * 30000);
-        const ok = await Promise.all(
-          [0, 1, 2].map((i) => accepts("127.0.0.1", base + i)),
-        );
-        if (ok.some((x) => x)) continue;
-        held = createServer();
-        await new Promise<void>((r, j) => {
-          held!.once("error", j);
-          held!.listen(base, "127.0.0.1", r);
-        }).catch(() => (held = undefined));
-      }
-      assert.ok(held, "found free ports");
-      try {
-        const n = await start({
-          name: "ranged@localhost",
-          portRange: [base, base + 2],
+      // Hold two consecutive ports ourselves; the range starts there.
+      const hold = (port: number) =>
+        new Promise<Server | undefined>((resolve) => {
+          const srv = createServer();
+          srv.once("error", () => resolve(undefined));
+          srv.listen(port, "127.0.0.1", () => resolve(srv));
         });
-        assert.equal(n.port, base + 1);
+      let base = 0;
+      let held: Server[] = [];
+      for (let tries = 0; tries < 50 && held.length < 2; tries++) {
+        for (const h of held) h.close();
+        base = 20000 + Math.floor(Math.random() * 30000);
+        held = (await Promise.all([hold(base), hold(base + 1)]))
+          .filter((h): h is Server => h !== undefined);
+      }
+      assert.equal(held.length, 2, "found two free consecutive ports");
+      try {
+        // Every port of [base, base + 1] is taken: a clear error.
         await assert.rejects(
           startNode({
             name: "full@localhost",
@@ -135,8 +131,17 @@ describe("names and addresses on one machine", () => {
             `every port from ${base} to ${base + 1} \\(portRange\\) is in use`,
           ),
         );
+        // The first free port after them (others may take ports meanwhile).
+        const n = await start({
+          name: "ranged@localhost",
+          portRange: [base, base + 20],
+        });
+        assert.ok(
+          n.port >= base + 2 && n.port <= base + 20,
+          `port ${n.port} in ${base + 2}..${base + 20}`,
+        );
       } finally {
-        held!.close();
+        for (const h of held) h.close();
       }
       await assert.rejects(
         startNode({ name: "r@localhost", cookie: "c", portRange: [10, 5] }),
