@@ -361,8 +361,11 @@ export class NetKernel {
         if (claimed !== undefined) this.accepting.delete(claimed);
         socket.destroy();
         const why = this.config.tls ? this.config.tls.explain(e) : e;
-        if (!this.stopped) {
-          this.node.peerLog.line("failed handshakes", (why as Error).message);
+        // Our own refusal of the losing side of a simultaneous connect is
+        // no failure; anything else is logged (at a bounded rate).
+        const text = (why as Error).message;
+        if (!this.stopped && !/refused \(nok\)$/.test(text)) {
+          this.node.peerLog.line("failed handshakes", text);
         }
       },
     );

@@ -651,7 +651,7 @@ export class Connection {
 
   private onData(d: Uint8Array): void {
     this.receivedSinceTick = true;
-    keepPolling(d.length);
+    keepPolling(d.length, true);
     this.packets.feed(d);
   }
 }
