@@ -137,6 +137,10 @@ export class Connection {
   private sendFrom: unknown;
   private sendTo: unknown;
   private sendControl: Uint8Array | undefined;
+  // The same for REG_SEND: the last sender and name.
+  private regFrom: unknown;
+  private regName: unknown;
+  private regControl: Uint8Array | undefined;
 
   /** Ticks: traffic seen since the last tick interval. */
   private sentSinceTick = false;
@@ -380,21 +384,52 @@ export class Connection {
     if (!this.open || this.closing) return;
     let prefix = this.sendControl;
     if (prefix === undefined || this.sendFrom !== from || this.sendTo !== to) {
-      // Everything between the length and the message: the header and
-      // the control term.
-      const tmp = new TermWriter(128);
-      if (this.distHeader) tmp.bytes(DIST_HEADER);
-      else tmp.bytes(PASS_THROUGH);
-      const ctl = this.senderFlag
-        ? tuple(OP.SEND_SENDER, from, to)
-        : tuple(OP.SEND, EMPTY_ATOM, to);
-      if (this.distHeader) tmp.writeBare(ctl);
-      else tmp.writeVersioned(ctl);
-      prefix = tmp.buf.slice(0, tmp.pos);
+      prefix = this.prefixOf(
+        this.senderFlag
+          ? tuple(OP.SEND_SENDER, from, to)
+          : tuple(OP.SEND, EMPTY_ATOM, to),
+      );
       this.sendControl = prefix;
       this.sendFrom = from;
       this.sendTo = to;
     }
+    this.writeWithPrefix(prefix, message);
+  }
+
+  /**
+   * REG_SEND `{6, From, '', ToName}` + message: a message to a registered
+   * name. Repeated sends from one pid to one name reuse the encoded control
+   * message.
+   */
+  regSend(from: Pid, name: Atom, message: unknown): void {
+    if (!this.open || this.closing) return;
+    let prefix = this.regControl;
+    if (
+      prefix === undefined || this.regFrom !== from || this.regName !== name
+    ) {
+      prefix = this.prefixOf(tuple(OP.REG_SEND, from, EMPTY_ATOM, name));
+      this.regControl = prefix;
+      this.regFrom = from;
+      this.regName = name;
+    }
+    this.writeWithPrefix(prefix, message);
+  }
+
+  /** Everything between a packet's length and its message: the header and the control term. */
+  private prefixOf(control: Tuple): Uint8Array {
+    const tmp = new TermWriter(128);
+    if (this.distHeader) {
+      tmp.bytes(DIST_HEADER);
+      tmp.writeBare(control);
+    } else {
+      tmp.bytes(PASS_THROUGH);
+      tmp.writeVersioned(control);
+    }
+    return tmp.buf.slice(0, tmp.pos);
+  }
+
+  /** A packet of an encoded prefix (header and control term) and `message`. */
+  private writeWithPrefix(prefix: Uint8Array, message: unknown): void {
     const w = this.w;
     if (w.buf.length - w.pos < 1024 && this.flushFrom > 0) this.rebase();
     const start = w.pos;
@@ -411,11 +446,6 @@ export class Connection {
       throw e;
     }
     this.queued();
-  }
-
-  /** REG_SEND `{6, From, '', ToName}` + message: a message to a registered name. */
-  regSend(from: Pid, name: Atom, message: unknown): void {
-    this.writePacket([OP.REG_SEND, from, EMPTY_ATOM, name], message);
   }
 
   /** ALIAS_SEND `{33, From, Alias}` + message: a message to an alias. */

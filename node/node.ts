@@ -799,10 +799,13 @@ export class Node extends EventEmitter {
         if (p) this.deliverProcess(p, message);
       } else {
         const nameAtom = name instanceof Atom ? name : Atom.of(String(name));
-        this.net.toNode(n, (c) => {
+        const c = this.net.connection(n);
+        if (c !== undefined) {
           c.regSend(from.pid, nameAtom, message);
           if (c.busy) this.suspend(from, c);
-        });
+        } else {
+          this.net.toNode(n, (c) => c.regSend(from.pid, nameAtom, message));
+        }
       }
       return;
     }
