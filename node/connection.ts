@@ -75,7 +75,11 @@ interface Outgoing {
   left: number;
 }
 
-/** An established connection to one peer node. */
+/**
+ * An established connection to one peer node.
+ *
+ * @internal
+ */
 export class Connection {
   /** The peer's node name. */
   readonly peer: string;

@@ -87,6 +87,7 @@ export interface NodeAddress {
 export class RegistryError extends Error {
   /** The system error code behind it (`ECONNREFUSED`, …), if any. */
   readonly code?: string;
+  /** `options.code` is the system error code, `options.cause` the error behind it. */
   constructor(message: string, options?: { code?: string; cause?: unknown }) {
     super(
       message,
