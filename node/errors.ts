@@ -45,16 +45,26 @@ export class TimeoutError extends Error {
   }
 }
 
-/** The connection to a node could not be made or was lost. */
+/**
+ * The connection to a node could not be made or was lost: the exit reason
+ * `noconnection`. The message says why when that is known — a refused
+ * connection, a wrong cookie, a timeout: `no connection to kate@localhost:
+ * handshake with kate@localhost failed: … the cookies differ …`.
+ */
 export class NoConnectionError extends ExitError {
   /** The node that could not be reached. */
   readonly node: string;
+  /** Why, or where it happened, when known. */
+  readonly detail: string | undefined;
   /** `node` could not be reached; `detail` says why, when known. */
   constructor(node: string, detail?: string) {
     super(Atom.of("noconnection"), `no connection to ${node}`);
     this.name = "NoConnectionError";
     this.node = node;
-    if (detail) this.message += ` (${detail})`;
+    this.detail = detail || undefined;
+    this.message = `no connection to ${node}${
+      detail ? `: ${detail}` : " (noconnection)"
+    }`;
   }
 }
 
