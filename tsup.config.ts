@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, isAbsolute, join, relative } from "node:path";
 import { defineConfig } from "tsup";
 
 // The npm build: ESM + CJS + declarations for each subpath of package.json's
@@ -40,6 +41,10 @@ export default defineConfig({
   // Shipped, with the sources inside: `node --enable-source-maps` (and
   // Deno) show stacks, remote ones included, in the TypeScript sources.
   sourcemap: true,
+  // The CJS chunks' maps name the generated file by its absolute path (a
+  // step of tsup's CJS splitting): made relative, so no build machine's
+  // paths ship.
+  onSuccess: () => Promise.resolve(relativeSourceMaps("dist")),
   // import.meta.url in the CJS build too (startPeers finds peer_main by it).
   shims: true,
   // Keep "node:test" (no bare "test" module exists) and every node: prefix.
@@ -51,3 +56,23 @@ export default defineConfig({
     }
   },
 });
+
+function relativeSourceMaps(dir: string): void {
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) {
+      relativeSourceMaps(path);
+      continue;
+    }
+    if (!entry.name.endsWith(".map")) continue;
+    const map = JSON.parse(readFileSync(path, "utf8"));
+    if (!map.sources.some((s: string) => isAbsolute(s))) continue;
+    map.sources = map.sources.map((s: string) =>
+      isAbsolute(s) ? relative(dirname(path), s) : s
+    );
+    if (map.file && isAbsolute(map.file)) {
+      map.file = relative(dirname(path), map.file);
+    }
+    writeFileSync(path, JSON.stringify(map));
+  }
+}
