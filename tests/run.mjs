@@ -97,6 +97,7 @@ const MATRIX_FILES = [
   "tests/pg_interop_test.ts",
   "tests/pubsub_elixir_test.ts",
   "tests/tls_test.ts",
+  "tests/errors_interop_test.ts",
 ];
 
 /** The Debian roots of the matrix (built by .ci/run). */
