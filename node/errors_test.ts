@@ -39,7 +39,11 @@ describe("RemoteError: a remote JavaScript throw, as the caller sees it", () => 
     const o = { cookie: "errors", registryPort: registry.port };
     alex = await startNode({ name: "alex_errors@localhost", ...o });
     kate = await startNode({ name: KATE, ...o });
-    kate.defineModule("Kate", { explode: (k: string) => explode(k) });
+    kate.defineModule("Kate", {
+      explode: (k: string) => explode(k),
+      nan: () => NaN,
+      fun: () => () => 1,
+    });
   });
 
   after(async () => {
@@ -98,6 +102,22 @@ describe("RemoteError: a remote JavaScript throw, as the caller sees it", () => 
     const [ex] = e.reason instanceof Map ? [e.reason] : [];
     assert.ok(ex, "reason is the exception map");
     assert.equal(ex.get(atom("message")), "TypeError: bad thing: 1");
+  });
+
+  test("a result with no Erlang term fails the call, not the node", async () => {
+    for (const f of ["nan", "fun"]) {
+      await assert.rejects(
+        alex.call(KATE, "Kate", f, []),
+        (e: unknown) => {
+          assert.ok(e instanceof ExitError, String(e));
+          const r = e.reason as Tuple;
+          assert.equal(r[0], atom("noderl_unencodable_reason"));
+          assert.match(r[1] as string, /cannot encode as an Erlang term/);
+          return true;
+        },
+      );
+    }
+    assert.equal(await alex.call(KATE, "erlang", "node", []), atom(KATE));
   });
 
   test("BEAM-shaped reasons: exits and throws keep the term", () => {
