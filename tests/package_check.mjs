@@ -195,6 +195,8 @@ try {
     tarball,
     "--profile",
     "node16",
+    // Only the package's own declarations (no look-up of @types/noderl).
+    "--no-definitely-typed",
     "--format",
     "table-flipped",
     "--no-emoji",
