@@ -137,12 +137,20 @@ export class Process {
     return this.linksIfAny ??= new Map();
   }
 
-  /** Monitors on this process, by reference key. */
+  /**
+   * Monitors on this process, by reference key.
+   *
+   * @internal
+   */
   get monitoredBy(): Map<string, MonitorEntry> {
     return this.monitoredByIfAny ??= new Map();
   }
 
-  /** Monitors this process holds, by reference key. */
+  /**
+   * Monitors this process holds, by reference key.
+   *
+   * @internal
+   */
   get monitoring(): Map<string, MonitoringEntry> {
     return this.monitoringIfAny ??= new Map();
   }

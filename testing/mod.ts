@@ -33,7 +33,6 @@
  * @module
  */
 import { test as nodeTest } from "node:test";
-import process from "node:process";
 import { optionalEnv } from "../node/_env.ts";
 import { peerScope } from "../node/peer.ts";
 import { startRegistry } from "../node/registry.ts";
