@@ -24,10 +24,11 @@ export type RemoteSupervisor = (recipient: string) => string | [string, string];
 
 /** The default (`config/dev.exs`): the recipient's own Chat.TaskSupervisor. */
 export const remoteSupervisorDev: RemoteSupervisor = (
-  recipient,
-) => [CHAT_SUPERVISOR, recipient];
+  recipient: string,
+): [string, string] => [CHAT_SUPERVISOR, recipient];
 /** The test configuration (`config/test.exs`): the local Chat.TaskSupervisor. */
-export const remoteSupervisorTest: RemoteSupervisor = () => CHAT_SUPERVISOR;
+export const remoteSupervisorTest: RemoteSupervisor = (): string =>
+  CHAT_SUPERVISOR;
 
 /**
  * Starts the chat application on `node` (the seed's `Chat.Application`: a

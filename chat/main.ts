@@ -5,8 +5,8 @@
  * `name@host`). Messages received print one a line. Talk to `moebi` and he
  * answers `chicken?`.
  *
- *   deno run -A chat/main.ts --sname alex [--cookie C]
- *   node --import tsx chat/main.ts --name alex@localhost   (built: noderl-chat …)
+ *   noderl-chat --sname alex [--cookie C]              (npm's bin)
+ *   deno run -A chat/main.ts --sname alex [--cookie C]   (from a clone)
  *
  * @module
  */
@@ -14,25 +14,30 @@ import process from "node:process";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
 import { isMain } from "../node/_main.ts";
-import { describeReason, ExitError } from "../node/errors.ts";
 import {
+  explainFailure,
   NODE_FLAGS,
   NODE_FLAGS_USAGE,
   startNodeFromFlags,
+  versionText,
 } from "../node/_cli.ts";
 import { sendMessage, startChat } from "./chat.ts";
 
+const BIN = "noderl-chat";
 const USAGE =
-  `usage: chat/main.ts (--sname NAME | --name NAME@HOST) [--cookie C] [--registry-port P]
-                    [--address A] [--port-range MIN-MAX]
-                    [--tls-cert F --tls-key F --tls-ca F | --tls-optfile F]
+  `usage: ${BIN} (--sname NAME | --name NAME@HOST) [--cookie C] [--registry-port P]
+                   [--address A] [--port-range MIN-MAX]
+                   [--tls-cert F --tls-key F --tls-ca F | --tls-optfile F]
+       ${BIN} --help | --version
 
 ${NODE_FLAGS_USAGE}
 
 Type lines like:   kate hi there      (sends "hi there" to kate@<this host>)
                    kate@otherhost hi  (a full node name)
 Messages sent to you print one a line. moebi answers everything with "chicken?".
-The node registers with the registry at ERL_EPMD_PORT (default 4369).`;
+The node registers with the registry at --registry-port, else ERL_EPMD_PORT,
+else 4369: start one with noderl-registry (or epmd). Nodes that talk share a
+cookie: --cookie, else NODERL_COOKIE, else ~/.erlang.cookie.`;
 
 /** Runs the chat CLI; resolves with the exit code when stdin ends or on a signal. */
 export async function main(argv: string[]): Promise<number> {
@@ -43,11 +48,15 @@ export async function main(argv: string[]): Promise<number> {
       options: NODE_FLAGS,
     }));
   } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
+    console.error(`${BIN}: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
   if (values.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    console.log(versionText(BIN));
     return 0;
   }
   const node = await startNodeFromFlags(values, USAGE);
@@ -68,12 +77,7 @@ export async function main(argv: string[]): Promise<number> {
       const to = m[1].includes("@") ? m[1] : `${m[1]}@${host}`;
       const sending = sendMessage(to, m[2]).then(
         () => {},
-        (e) => {
-          const why = e instanceof ExitError
-            ? describeReason(e.reason)
-            : (e as Error).message;
-          console.error(`could not send to ${to}: ${why}`);
-        },
+        (e) => console.error(`could not send to ${to}: ${explainFailure(e)}`),
       );
       pending.add(sending);
       sending.finally(() => pending.delete(sending));

@@ -13,12 +13,12 @@
  *
  * @module
  */
-import process from "node:process";
 import { Worker } from "node:worker_threads";
+import { optionalEnv } from "./_env.ts";
 
 let busyWaitMs = (() => {
-  const raw = process.env.NODERL_BUSY_WAIT_MS ??
-    process.env.NODERL_TASK_BUSY_WAIT_MS;
+  const raw = optionalEnv("NODERL_BUSY_WAIT_MS") ??
+    optionalEnv("NODERL_TASK_BUSY_WAIT_MS");
   const v = raw === undefined || raw === "" ? NaN : Number(raw);
   if (Number.isFinite(v) && v >= 0) return v;
   return 1;

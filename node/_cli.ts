@@ -8,11 +8,13 @@ import { isPort } from "./_epmd.ts";
 import type { PortRange } from "./_hosts.ts";
 import type { TlsOptions } from "./_tls.ts";
 import { tlsOptionsFromOptfile } from "./_tls_optfile.ts";
+import { VERSION } from "./_version.ts";
+import { describeReason, ExitError, NoConnectionError } from "./errors.ts";
 import { type Node, startNode } from "./node.ts";
 
 /**
  * `parseArgs` options for `--sname | --name`, `--cookie`, `--registry-port`,
- * `--address`, `--port-range`, the TLS flags and `--help`.
+ * `--address`, `--port-range`, the TLS flags, `--help` and `--version`.
  */
 export const NODE_FLAGS = {
   sname: { type: "string" },
@@ -26,6 +28,7 @@ export const NODE_FLAGS = {
   "tls-ca": { type: "string" },
   "tls-optfile": { type: "string" },
   help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
 } as const;
 
 /** The node flags' lines of a usage text. */
@@ -40,6 +43,20 @@ export const NODE_FLAGS_USAGE =
   --tls-cert F --tls-key F --tls-ca F   TLS distribution: this node's
                       certificate and key, the CA that signs the cluster's
   --tls-optfile F     TLS from an erl -ssl_dist_optfile file instead`;
+/** What `--version` prints for the bin `bin`: `noderl-chat 0.1.0`. */
+export function versionText(bin: string): string {
+  return `${bin} ${VERSION} (noderl)`;
+}
+
+/**
+ * Why something sent to or called on another node failed, in words: a
+ * refused connection or a wrong cookie says so (never the cookie itself).
+ */
+export function explainFailure(e: unknown): string {
+  if (e instanceof NoConnectionError) return e.message;
+  if (e instanceof ExitError) return describeReason(e.reason);
+  return e instanceof Error ? e.message : String(e);
+}
 
 /** The parsed node flags. */
 export interface NodeFlagValues {

@@ -22,6 +22,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import process from "node:process";
 import v8 from "node:v8";
+import { optionalEnv } from "./_env.ts";
 import type { Process } from "./process.ts";
 
 /** The process whose code runs, kept across awaits. */
@@ -74,20 +75,12 @@ class PromiseHookContext implements ProcessContext {
 
 /** NODE_OPTIONS, where flags may be passed too. */
 function wantedOptions(): string | undefined {
-  try {
-    return process.env.NODE_OPTIONS;
-  } catch {
-    return undefined;
-  }
+  return optionalEnv("NODE_OPTIONS");
 }
 
 function choose(): ProcessContext {
-  let wanted: string | undefined;
-  try {
-    wanted = process.env.NODERL_CONTEXT;
-  } catch {
-    // No permission to read the environment (Deno): the default.
-  }
+  // Unset when the environment may not be read (Deno): the default.
+  const wanted = optionalEnv("NODERL_CONTEXT");
   if (wanted === "async-local-storage") return new AsyncLocalStorage();
   const hooks = typeof v8.promiseHooks?.createHook === "function";
   if (wanted === "promise-hooks" && hooks) return new PromiseHookContext();

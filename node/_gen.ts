@@ -41,7 +41,8 @@ export async function multiCall(
       tuple(from.pid, tuple(tag, Atom.of(n))),
       request,
     );
-    node.sendFrom(from, n === node.name ? nameAtom : [nameAtom, n], msg);
+    // {Name, Node}, as gen:multi_call sends: silent when nobody holds Name.
+    node.sendFrom(from, [nameAtom, n], msg);
   }
   const replies: Array<[string, unknown]> = [];
   const badNodes: string[] = [];
@@ -70,5 +71,6 @@ export function cast(
   message: unknown,
 ): void {
   const msg = tuple(A.gen_cast, message);
-  node.sendFrom(from, to === node.name ? name : [name, to], msg);
+  // {Name, Node}, as gen_server:cast sends: silent when nobody holds Name.
+  node.sendFrom(from, [name, to], msg);
 }

@@ -60,7 +60,11 @@ function targetNode(node: Node, t: CallTarget): string {
   return node.name;
 }
 
-/** A node's calls in flight, and the process their replies come to. */
+/**
+ * A node's calls in flight, and the process their replies come to.
+ *
+ * @internal
+ */
 export class GenCalls {
   private readonly node: Node;
   private proc: Process | undefined;

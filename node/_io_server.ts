@@ -18,7 +18,11 @@ import type { Node } from "./node.ts";
 import type { Process } from "./process.ts";
 import { Pid, Tuple, tuple } from "./terms.ts";
 
-/** A node's I/O server and its processes' way to print. */
+/**
+ * A node's I/O server and its processes' way to print.
+ *
+ * @internal
+ */
 export class IoServer {
   private readonly node: Node;
   private readonly writeOut: (text: string) => void;

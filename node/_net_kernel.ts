@@ -54,7 +54,11 @@ interface Dial {
   superseded: boolean;
 }
 
-/** Connections of one node. */
+/**
+ * Connections of one node.
+ *
+ * @internal
+ */
 export class NetKernel {
   private readonly node: Node;
   private readonly config: NetKernelConfig;

@@ -10,6 +10,8 @@
  * Passes at most `limit` lines per kind to `log` in each `windowMs`; counts
  * the rest and reports the count once the window is over (on the next line
  * of that kind, or on `flush`).
+ *
+ * @internal
  */
 export class RateLimitedLog {
   private readonly log: (message: string) => void;

@@ -27,20 +27,33 @@ export function errorReason(e: unknown): unknown {
   return tuple(ex, jsStack(err));
 }
 
-/** A JS stack as an Erlang stack trace: `[{js, Fn, 0, [{file, F}, {line, L}]}]`. */
+const JS_ERROR = Atom.of("js_error");
+
+/**
+ * A JS stack as an Erlang stack trace: `[{js, Fn, 0, [{file, F}, {line,
+ * L}]}]`. The first frame also carries `{js_error, Name}` (the error's
+ * name, e.g. `<<"TypeError">>`), which BEAM peers ignore and a noderl
+ * caller uses to give back the original message (`RemoteError`).
+ */
 function jsStack(err: Error): unknown[] {
   const out: unknown[] = [];
+  const name = typeof err.name === "string" && err.name !== ""
+    ? err.name.slice(0, 200)
+    : "Error";
   for (const line of (err.stack ?? "").split("\n").slice(1, 16)) {
     const m = /^\s*at (?:(.+?) \()?(.*?):(\d+):\d+\)?$/.exec(line);
     if (!m) continue;
     const fn = m[1] ?? "anonymous";
     const file = m[2].replace(/^file:\/\//, "");
-    out.push(
-      tuple(A.js, Atom.of(fn.slice(0, 200)), 0, [
-        tuple(A.file, Array.from(file.slice(-200), (c) => c.codePointAt(0)!)),
-        tuple(A.line, Number(m[3])),
-      ]),
-    );
+    const loc: unknown[] = [
+      tuple(A.file, Array.from(file.slice(-200), (c) => c.codePointAt(0)!)),
+      tuple(A.line, Number(m[3])),
+    ];
+    if (out.length === 0) loc.push(tuple(JS_ERROR, name));
+    out.push(tuple(A.js, Atom.of(fn.slice(0, 200)), 0, loc));
+  }
+  if (out.length === 0) {
+    out.push(tuple(A.js, Atom.of("anonymous"), 0, [tuple(JS_ERROR, name)]));
   }
   return out;
 }

@@ -35,7 +35,11 @@ interface Pending {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
-/** A node's spawn requests: those it sent and those it answers. */
+/**
+ * A node's spawn requests: those it sent and those it answers.
+ *
+ * @internal
+ */
 export class SpawnRequests {
   private readonly node: Node;
   /** Requests sent and not yet answered, by request id key. */

@@ -15,6 +15,7 @@
  */
 import type { Socket } from "node:net";
 import { TermWriter } from "./encode.ts";
+import { TermEncodeError } from "./term_errors.ts";
 import { keepPolling } from "./_busy_wait.ts";
 import { DFLAG, OP } from "./_dist.ts";
 import { FRAGMENT_SIZE } from "./_fragments.ts";
@@ -75,7 +76,11 @@ interface Outgoing {
   left: number;
 }
 
-/** An established connection to one peer node. */
+/**
+ * An established connection to one peer node.
+ *
+ * @internal
+ */
 export class Connection {
   /** The peer's node name. */
   readonly peer: string;
@@ -479,8 +484,10 @@ export class Connection {
    * for older peers): the exit signal of a broken link.
    */
   exit(from: Pid, to: Pid, reason: unknown): void {
-    if (this.exitPayload) this.writePacket([OP.PAYLOAD_EXIT, from, to], reason);
-    else this.writePacket([OP.EXIT, from, to, reason], NO_MESSAGE);
+    encodable(reason, (r) => {
+      if (this.exitPayload) this.writePacket([OP.PAYLOAD_EXIT, from, to], r);
+      else this.writePacket([OP.EXIT, from, to, r], NO_MESSAGE);
+    });
   }
 
   /**
@@ -509,11 +516,13 @@ export class Connection {
    * monitored process ended.
    */
   monitorExit(from: Pid | Atom, to: Pid, ref: Ref, reason: unknown): void {
-    if (this.exitPayload) {
-      this.writePacket([OP.PAYLOAD_MONITOR_P_EXIT, from, to, ref], reason);
-    } else {
-      this.writePacket([OP.MONITOR_P_EXIT, from, to, ref, reason], NO_MESSAGE);
-    }
+    encodable(reason, (r) => {
+      if (this.exitPayload) {
+        this.writePacket([OP.PAYLOAD_MONITOR_P_EXIT, from, to, ref], r);
+      } else {
+        this.writePacket([OP.MONITOR_P_EXIT, from, to, ref, r], NO_MESSAGE);
+      }
+    });
   }
 
   /**
@@ -683,5 +692,20 @@ export class Connection {
     this.receivedSinceTick = true;
     keepPolling(d.length, true);
     this.packets.feed(d);
+  }
+}
+
+/**
+ * Writes an exit signal with `reason`, or — when a process ended with a
+ * reason that has no Erlang term (a function, `NaN` …: a remote call's
+ * result can be one) — with `{noderl_unencodable_reason, Why}`, so the
+ * watcher still learns of the exit and the node never throws from there.
+ */
+function encodable(reason: unknown, write: (reason: unknown) => void): void {
+  try {
+    write(reason);
+  } catch (e) {
+    if (!(e instanceof TermEncodeError)) throw e;
+    write(tuple(Atom.of("noderl_unencodable_reason"), e.message));
   }
 }

@@ -11,7 +11,9 @@ export { encode, type EncodeOptions } from "./encode.ts";
 export {
   type Destination,
   type ModuleFunction,
+  type MonitorTarget,
   Node,
+  type NodeEvents,
   type NodeOptions,
   type PortRange,
   type SpawnOptions,
@@ -19,6 +21,7 @@ export {
   type TlsOptions,
 } from "./node.ts";
 export { tlsOptionsFromOptfile } from "./_tls_optfile.ts";
+export { withArity } from "./arity.ts";
 export {
   bindProcess,
   cancelTimer,

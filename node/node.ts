@@ -19,6 +19,7 @@ import { randomBytes } from "node:crypto";
 import { createServer } from "node:net";
 import process from "node:process";
 import { A, isTuple } from "./_atoms.ts";
+import { describeArity, takesArity } from "./arity.ts";
 import { installBuiltins } from "./_builtins.ts";
 import { processContext, runningNodes } from "./_context.ts";
 import { describeDest, type Destination, isDestination } from "./_dest.ts";
@@ -214,14 +215,19 @@ function checkOptions(o: NodeOptions): void {
   }
 }
 
-/** Events a node emits. */
+/**
+ * Events a node emits, with their listeners' arguments:
+ * `node.on("nodeup", (name: string) => …)`.
+ */
 export interface NodeEvents {
+  /** A connection to node `node` is up. */
   nodeup: [node: string];
+  /** The connection to node `node` went down, for `reason`. */
   nodedown: [node: string, reason: string];
 }
 
 /** What a monitor can watch: a pid, a local name, or `[name, node]`. */
-type MonitorTarget =
+export type MonitorTarget =
   | Pid
   | string
   | Atom
@@ -246,7 +252,7 @@ type MonitorTarget =
  * await registry.close();
  * ```
  */
-export class Node extends EventEmitter {
+export class Node extends EventEmitter<NodeEvents> {
   /** This node's full name, e.g. `alex@localhost`. */
   readonly name: string;
   /** The port this node listens on for distribution connections. */
@@ -391,6 +397,7 @@ export class Node extends EventEmitter {
     return this.summary();
   }
 
+  /** One line about this node, for the inspectors. */
   private summary(): string {
     return `Node { name: ${
       JSON.stringify(this.name)
@@ -401,6 +408,7 @@ export class Node extends EventEmitter {
 
   // ---------------------------------------------------------------- processes
 
+  /** The next pid of this node. */
   private newPid(): Pid {
     const id = this.nextId++;
     return new Pid(
@@ -421,12 +429,14 @@ export class Node extends EventEmitter {
     ]);
   }
 
+  /** Adds a process to this node's table. */
   private addProcess(p: Process): Process {
     this.processes.set(p.pid.id, p);
     p.owner = this;
     return p;
   }
 
+  /** A registered handler process of the node's own (net_kernel, rex, …). */
   private systemProcess(name: string, handler: MessageHandler): Process {
     const p = this.handlerProcess(name, handler);
     p.registeredName = name;
@@ -738,13 +748,21 @@ export class Node extends EventEmitter {
   /** Runs `mod.fun(...args)` in the calling process; throws `undef` if missing. @internal */
   apply(mod: string, fun: string, args: unknown[]): unknown {
     const f = this.functionOf(mod, fun);
-    if (f === undefined) {
+    // A function takes fn.length arguments unless it declares its arities
+    // with withArity (see arity.ts): another count is undef, as on the BEAM.
+    if (f === undefined || !takesArity(f, args.length)) {
       const reason = tuple(A.undef, [
         tuple(Atom.of(mod), Atom.of(fun), args, []),
       ]);
       throw new ExitError(
         reason,
-        `${mod}.${fun}/${args.length} is undefined (not defined with defineModule on ${this.name})`,
+        `${mod}.${fun}/${args.length} is undefined (${
+          f === undefined
+            ? `not defined with defineModule on ${this.name}`
+            : `${mod}.${fun} takes ${
+              describeArity(f)
+            } arguments; declare other arities with withArity`
+        })`,
       );
     }
     return f(...args);
@@ -776,6 +794,9 @@ export class Node extends EventEmitter {
     if (typeof dest === "string" || dest instanceof Atom) {
       const p = this.names.get(String(dest));
       if (p) this.deliverProcess(p, message);
+      // A bare name nobody holds is badarg, as Erlang's `Name ! Msg`
+      // ({Name, Node} stays silent, as there).
+      else throw unregisteredName(String(dest), this.name);
       return;
     }
     if (dest instanceof Ref) {
@@ -861,6 +882,8 @@ export class Node extends EventEmitter {
       try {
         this.sendFrom(from.alive ? from : this.shell, dest, message);
       } catch (e) {
+        // A name nobody holds when the timer fires: dropped, as the BEAM does.
+        if (e instanceof ExitError && e.reason === A.badarg) return;
         this.log(
           `sendAfter to ${describeDest(dest)} dropped its message: ${
             (e as Error).message
@@ -896,6 +919,7 @@ export class Node extends EventEmitter {
       : Math.max(0, Math.round(t.due - performance.now()));
   }
 
+  /** Delivers `message` to the local process `pid`, if alive. */
   private deliverTo(pid: Pid, message: unknown): void {
     // A run of messages to one process carries the same Pid object (the
     // connection reuses decoded control messages): skip the lookup.
@@ -1387,8 +1411,8 @@ export class Node extends EventEmitter {
    * Connects to `node`, or rejects with the reason — a
    * {@linkcode NoConnectionError} or a {@linkcode HandshakeError}.
    */
-  connectTo(node: string): Promise<Connection> {
-    return this.net.connectTo(node);
+  async connectTo(node: string): Promise<void> {
+    await this.net.connectTo(node);
   }
 
   /** Closes the connection to `node` (`Node.disconnect`). */
@@ -1566,6 +1590,19 @@ export class Node extends EventEmitter {
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
     await this.registration.close();
   }
+
+  /** Stops the node: `await using node = await startNode(…)`. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.stop();
+  }
+}
+
+/** Erlang's `badarg` for a send to a local name nobody holds. */
+function unregisteredName(name: string, node: string): ExitError {
+  return new ExitError(
+    A.badarg,
+    `cannot send to ${name}: no process is registered under that name on ${node} (as Erlang's send; [name, node] drops such a message silently)`,
+  );
 }
 
 /** A process's function resolved: it ends `normal`. */

@@ -752,6 +752,8 @@ export interface PeerScope {
   run<T>(fn: () => T | Promise<T>): Promise<T>;
   /** Stops everything the scope owns that still runs. */
   stop(): Promise<void>;
+  /** Stops what it owns: `await using scope = peerScope()`. */
+  [Symbol.asyncDispose](): Promise<void>;
 }
 
 /**
@@ -782,6 +784,9 @@ export function peerScope(): PeerScope {
       const all = [...owned].reverse();
       owned.clear();
       for (const s of all) await s.stop().catch(() => {});
+    },
+    async [Symbol.asyncDispose]() {
+      await this.stop();
     },
   };
 }

@@ -167,6 +167,7 @@ export class PgScope {
     for (const n of visibleNodes(node)) this.discover(n);
   }
 
+  /** Asks the scope of the same name on node `n` for its members. */
   private discover(n: string): void {
     // Two elements: OTP 25's pg crashes on the three-element form.
     this.sendNoconnect(
@@ -182,6 +183,7 @@ export class PgScope {
     this.node.sendFrom(this.proc, dest, msg);
   }
 
+  /** Sends `msg` to every known peer scope. */
   private broadcast(msg: unknown): void {
     for (const r of this.remote.values()) this.sendNoconnect(r.peer, msg);
   }
@@ -325,6 +327,7 @@ export class PgScope {
 
   // ------------------------------------------------------------ tables
 
+  /** The pids as a list, each a live process of this node, or a throw. */
   private ensureLocal(pids: Pid | readonly Pid[]): Pid[] {
     const list = pids instanceof Pid
       ? [pids]
@@ -350,6 +353,7 @@ export class PgScope {
     return list;
   }
 
+  /** Tells the scope's monitors that `pids` joined or left `group`. */
   private notify(action: Atom, group: unknown, pids: Pid[]): void {
     for (const { ref, pid } of this.scopeMonitors.values()) {
       this.node.sendFrom(this.proc, pid, tuple(ref, action, group, pids));
@@ -362,6 +366,7 @@ export class PgScope {
     }
   }
 
+  /** Adds local members to `group`'s rows. */
   private joinLocalRows(group: unknown, pids: Pid[]): void {
     const k = termKey(group);
     const r = this.groups.get(k);
@@ -372,6 +377,7 @@ export class PgScope {
     this.notify(P.join, group, pids);
   }
 
+  /** Takes local members out of `group`'s rows. */
   private leaveLocalRows(group: unknown, pids: Pid[]): void {
     const k = termKey(group);
     const r = this.groups.get(k);
@@ -385,6 +391,7 @@ export class PgScope {
     this.notify(P.leave, group, pids);
   }
 
+  /** Adds a peer's members to `group`'s rows. */
   private joinRemoteRows(group: unknown, pids: Pid[]): void {
     const k = termKey(group);
     const r = this.groups.get(k);
@@ -393,6 +400,7 @@ export class PgScope {
     this.notify(P.join, group, pids);
   }
 
+  /** Takes a peer's members out of the rows of `groups`. */
   private leaveRemoteRows(pids: Pid[], groups: unknown[]): void {
     for (const group of groups) {
       const k = termKey(group);
@@ -407,6 +415,7 @@ export class PgScope {
 
   // ------------------------------------------------------------ messages
 
+  /** Takes one message; a malformed one is logged and dropped. */
   private handle(m: unknown): void {
     try {
       this.dispatch(m);
@@ -422,6 +431,7 @@ export class PgScope {
     }
   }
 
+  /** `x` as the scope pid of another node, or a throw. */
   private peerOf(x: unknown): Pid {
     if (!(x instanceof Pid) || x.node === this.node.name) {
       throw new Malformed("a scope pid of another node");
@@ -429,12 +439,14 @@ export class PgScope {
     return x;
   }
 
+  /** `x` (a pid or a list of pids) as a list, or a throw. */
   private pidsOf(x: unknown): Pid[] {
     if (x instanceof Pid) return [x];
     if (isList(x) && x.every((p) => p instanceof Pid)) return x as Pid[];
     throw new Malformed("a pid or a list of pids");
   }
 
+  /** Acts on one pg message: discover, join, leave, a sync cast, a DOWN. */
   private dispatch(m: unknown): void {
     if (!(m instanceof Tuple) || m.length === 0) throw new Malformed("a tuple");
     const tag = m[0];
@@ -495,6 +507,7 @@ export class PgScope {
     throw new Malformed("a pg message");
   }
 
+  /** A peer scope discovered this one: sync it our members and monitor it. */
   private handleDiscover(peer: Pid): void {
     const groups = new Map<string, { group: unknown; pids: Pid[] }>();
     for (const { pid, groups: gs } of this.local.values()) {
@@ -517,6 +530,7 @@ export class PgScope {
     this.remote.set(peer.key, { peer, ref, groups: new Map() });
   }
 
+  /** A peer scope's full list of its members replaces what we had of it. */
   private handleSync(
     peer: Pid,
     list: Array<{ group: unknown; pids: Pid[] }>,
@@ -552,6 +566,7 @@ export class PgScope {
     this.remote.set(peer.key, { peer, ref: r.ref, groups });
   }
 
+  /** A member or a peer scope went down: its rows go. */
   private handleDown(ref: Ref, pid: unknown): void {
     if (pid instanceof Pid && pid.node === this.node.name) {
       const e = this.local.get(pid.key);

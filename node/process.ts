@@ -30,7 +30,11 @@ interface Waiter {
   timer: ReturnType<typeof setTimeout> | undefined;
 }
 
-/** A monitor someone holds on this process. */
+/**
+ * A monitor someone holds on this process.
+ *
+ * @internal
+ */
 export interface MonitorEntry {
   ref: Ref;
   /** The watching process. */
@@ -39,7 +43,11 @@ export interface MonitorEntry {
   name?: string;
 }
 
-/** A monitor this process holds on another process or a node. */
+/**
+ * A monitor this process holds on another process or a node.
+ *
+ * @internal
+ */
 export interface MonitoringEntry {
   ref: Ref;
   target: Pid;
@@ -47,7 +55,11 @@ export interface MonitoringEntry {
   byName?: [string, string];
 }
 
-/** How a handler process (a native one, no mailbox loop) takes messages. */
+/**
+ * How a handler process (a native one, no mailbox loop) takes messages.
+ *
+ * @internal
+ */
 export type MessageHandler = (message: unknown, process: Process) => void;
 
 /**
@@ -78,7 +90,11 @@ export class Process {
   registeredName: string | undefined;
   /** The exit reason once the process has ended. */
   exitReason: unknown;
-  /** A native handler instead of a mailbox, for system processes. */
+  /**
+   * A native handler instead of a mailbox, for system processes.
+   *
+   * @internal
+   */
   handler: MessageHandler | undefined;
   /**
    * A system process (net_kernel, rex, the I/O server …): a message its
@@ -106,6 +122,11 @@ export class Process {
   private exitedPromise: Promise<unknown> | undefined;
   private resolveExited: ((reason: unknown) => void) | undefined;
 
+  /**
+   * A process of pid `pid`; nodes make them.
+   *
+   * @internal
+   */
   constructor(pid: Pid, groupLeader: Pid) {
     this.pid = pid;
     this.groupLeader = groupLeader;
@@ -116,12 +137,20 @@ export class Process {
     return this.linksIfAny ??= new Map();
   }
 
-  /** Monitors on this process, by reference key. */
+  /**
+   * Monitors on this process, by reference key.
+   *
+   * @internal
+   */
   get monitoredBy(): Map<string, MonitorEntry> {
     return this.monitoredByIfAny ??= new Map();
   }
 
-  /** Monitors this process holds, by reference key. */
+  /**
+   * Monitors this process holds, by reference key.
+   *
+   * @internal
+   */
   get monitoring(): Map<string, MonitoringEntry> {
     return this.monitoringIfAny ??= new Map();
   }
@@ -208,11 +237,13 @@ export class Process {
     return false;
   }
 
+  /** Adds a waiting receive. */
   private addWaiter(w: Waiter): void {
     if (this.waiter === null) this.waiter = w;
     else (this.moreWaiters ??= []).push(w);
   }
 
+  /** Removes a waiting receive. */
   private removeWaiter(w: Waiter): void {
     if (this.waiter === w) {
       const more = this.moreWaiters;
@@ -279,12 +310,14 @@ export class Process {
     return promise;
   }
 
+  /** The error of a receive that waited `ms` in vain. */
   private timeoutError(ms: number): TimeoutError {
     return new TimeoutError(
       `receive in ${this.pid} timed out after ${ms} ms with ${this.messageCount} other message(s) waiting`,
     );
   }
 
+  /** Takes message `i` out of the mailbox. */
   private take(i: number): void {
     if (i === this.head) {
       this.queue[i] = undefined;

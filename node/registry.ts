@@ -122,6 +122,8 @@ export interface Registry {
   names(): RegisteredNode[];
   /** Stops listening and drops every connection (and so every registration). */
   close(): Promise<void>;
+  /** Closes the registry: `await using registry = await startRegistry(…)`. */
+  [Symbol.asyncDispose](): Promise<void>;
   /** Resolves when the daemon has stopped: by `close()` or a KILL request. */
   readonly closed: Promise<void>;
 }
@@ -281,6 +283,10 @@ class Daemon implements Registry {
       for (const c of this.#conns) c.socket.destroy();
     }).then(() => this.#markClosed());
     return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
   }
 
   #accept(socket: Socket): void {

@@ -87,6 +87,7 @@ export interface NodeAddress {
 export class RegistryError extends Error {
   /** The system error code behind it (`ECONNREFUSED`, …), if any. */
   readonly code?: string;
+  /** `options.code` is the system error code, `options.cause` the error behind it. */
   constructor(message: string, options?: { code?: string; cause?: unknown }) {
     super(
       message,
@@ -197,7 +198,7 @@ function connectError(err: unknown, r: Resolved): RegistryError {
   if (code === "ECONNREFUSED") {
     return new RegistryError(
       `no registry is listening at ${r.where} (connection refused): start one with ` +
-        `\`npx noderl-registry --port ${r.port}\` (Deno: \`deno run -A node/registry_main.ts --port ${r.port}\`) ` +
+        `\`noderl-registry --port ${r.port}\` (npm: \`npx noderl-registry\`) ` +
         `or \`epmd -port ${r.port} -daemon\`, or point ERL_EPMD_PORT or the port option at a running one`,
       { code, cause: err },
     );

@@ -19,6 +19,7 @@ import process from "node:process";
 import { parseArgs } from "node:util";
 import { isMain } from "./_main.ts";
 import { isPort } from "./_epmd.ts";
+import { VERSION } from "./_version.ts";
 import { type Registry, startRegistry } from "./registry.ts";
 import { defaultRegistryPort, listNames } from "./registry_client.ts";
 
@@ -39,7 +40,8 @@ The noderl registry daemon: an EPMD-compatible port mapper.
   --packet-timeout S   close connections idle for S seconds (default 60)
   --names              ask the registry at ADDRESS:PORT for its names and
                        print them, as epmd -names does
-  -h, --help           show this help`;
+  -h, --help           show this help
+  --version            show the version`;
 
 /**
  * Runs the registry command line with `args` (the arguments after the
@@ -61,6 +63,7 @@ export async function main(args: string[]): Promise<number> {
         "packet-timeout": { type: "string" },
         names: { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
+        version: { type: "boolean", default: false },
       },
     }));
   } catch (e) {
@@ -69,6 +72,10 @@ export async function main(args: string[]): Promise<number> {
   }
   if (values.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    console.log(`noderl-registry ${VERSION} (noderl)`);
     return 0;
   }
   let port: number;

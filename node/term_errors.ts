@@ -20,6 +20,7 @@
 export class TermDecodeError extends Error {
   /** Byte offset in the input where decoding failed. */
   readonly offset: number;
+  /** `message` says what was expected at byte `offset`. */
   constructor(message: string, offset: number) {
     super(`cannot decode term at byte ${offset}: ${message}`);
     this.name = "TermDecodeError";
@@ -32,6 +33,7 @@ export class TermDecodeError extends Error {
  * term (a function, a symbol, `NaN`, a cyclic structure, …).
  */
 export class TermEncodeError extends Error {
+  /** `message` says which value cannot be encoded and why. */
   constructor(message: string) {
     super(`cannot encode as an Erlang term: ${message}`);
     this.name = "TermEncodeError";

@@ -16,16 +16,52 @@
  * @module
  */
 
-// The atom table. Atoms are interned, but unlike the BEAM's table this one
-// is collectable: it holds atoms weakly, so atoms nothing refers to any more
-// (say, millions of distinct atoms a peer sent) go with the next garbage
-// collection instead of staying forever. Identity holds all the same: while
-// anything holds an atom, `Atom.of` returns that very object.
-const atomTable = new Map<string, WeakRef<Atom>>();
-const atomGone = new FinalizationRegistry<string>((name) => {
-  const r = atomTable.get(name);
-  if (r !== undefined && r.deref() === undefined) atomTable.delete(name);
-});
+// The state and classes every copy of this module in one process shares
+// (an ESM and a CJS build, two installed copies, a JSR and an npm copy): one
+// object on globalThis under a registered symbol. The version in its key
+// changes whenever the term classes change shape; copies of different
+// versions keep their own.
+const SHARED_KEY = Symbol.for("noderl.terms.v1");
+
+interface SharedTerms {
+  atoms: Map<string, WeakRef<Atom>>;
+  atomGone: FinalizationRegistry<string>;
+  classes?: TermClasses;
+}
+
+interface TermClasses {
+  Atom: typeof Atom;
+  Tuple: typeof Tuple;
+  Float: typeof Float;
+  Pid: typeof Pid;
+  Ref: typeof Ref;
+  Port: typeof Port;
+  ExportFun: typeof ExportFun;
+  Fun: typeof Fun;
+  ImproperList: typeof ImproperList;
+  BitBinary: typeof BitBinary;
+}
+
+const shared: SharedTerms = ((globalThis as Record<symbol, unknown>)[
+  SHARED_KEY
+] ??= newSharedTerms()) as SharedTerms;
+
+function newSharedTerms(): SharedTerms {
+  // The atom table. Atoms are interned, but unlike the BEAM's table this one
+  // is collectable: it holds atoms weakly, so atoms nothing refers to any more
+  // (say, millions of distinct atoms a peer sent) go with the next garbage
+  // collection instead of staying forever. Identity holds all the same: while
+  // anything holds an atom, `Atom.of` returns that very object.
+  const atoms = new Map<string, WeakRef<Atom>>();
+  const atomGone = new FinalizationRegistry<string>((name) => {
+    const r = atoms.get(name);
+    if (r !== undefined && r.deref() === undefined) atoms.delete(name);
+  });
+  return { atoms, atomGone };
+}
+
+const atomTable = shared.atoms;
+const atomGone = shared.atomGone;
 
 /** How many atoms the table holds (live ones, and dead ones not yet swept). @internal */
 export function atomCount(): number {
@@ -172,6 +208,7 @@ export function tuple(...items: unknown[]): Tuple {
 export class Float {
   /** The number. */
   readonly value: number;
+  /** A float of the given value (an integral one stays a float on the wire). */
   constructor(value: number) {
     this.value = value;
   }
@@ -204,6 +241,7 @@ export class Pid {
   readonly serial: number;
   /** The node's creation (incarnation) when the pid was made. */
   readonly creation: number;
+  /** A pid from its parts, as the node `node` made it. */
   constructor(node: string, id: number, serial: number, creation: number) {
     this.node = node;
     this.id = id;
@@ -238,6 +276,7 @@ export class Ref {
   readonly creation: number;
   /** The reference's 32-bit words (3 to 5 on OTP 25). */
   readonly ids: readonly number[];
+  /** A reference from its parts, as the node `node` made it. */
   constructor(node: string, creation: number, ids: readonly number[]) {
     this.node = node;
     this.creation = creation;
@@ -276,6 +315,7 @@ export class Port {
   readonly id: bigint;
   /** The node's creation. */
   readonly creation: number;
+  /** A port identifier from its parts. */
   constructor(node: string, id: bigint, creation: number) {
     this.node = node;
     this.id = id;
@@ -295,6 +335,7 @@ export class ExportFun {
   readonly function: Atom;
   /** The arity (0..255). */
   readonly arity: number;
+  /** `fun module:fun/arity`. */
   constructor(module: Atom, fun: Atom, arity: number) {
     this.module = module;
     this.function = fun;
@@ -332,6 +373,7 @@ export class ExportFun {
  */
 export class Fun {
   readonly #pid: Pid;
+  /** A closure from its parts, as the BEAM encodes it (decoding makes these). */
   constructor(
     /** The fun's arity. */
     readonly arity: number,
@@ -367,6 +409,7 @@ export class Fun {
  * `new ImproperList([1, 2], 3)`.
  */
 export class ImproperList {
+  /** `[...items | tail]`. */
   constructor(
     /** The elements before the tail (at least one). */
     readonly items: unknown[],
@@ -381,10 +424,62 @@ export class ImproperList {
  * (the high ones).
  */
 export class BitBinary {
+  /** A bitstring of `bytes`, of which `bits` count in the last one. */
   constructor(
     /** The bytes (at least one). */
     readonly bytes: Uint8Array,
     /** Significant bits in the last byte, 1..8. */
     readonly bits: number,
   ) {}
+}
+
+// One identity for terms across copies of this module: the first copy
+// loaded in the process registers its classes; every later copy uses those
+// very classes (its own class bindings are pointed at them), so `instanceof`,
+// the codec and `atom("ok") === atom("ok")` agree across copies at the full
+// speed of a native `instanceof` (a `Symbol.hasInstance` would cost 5-10x
+// on every check the codec makes).
+const first = (shared.classes ??= {
+  Atom,
+  Tuple,
+  Float,
+  Pid,
+  Ref,
+  Port,
+  ExportFun,
+  Fun,
+  ImproperList,
+  BitBinary,
+});
+if (first.Atom !== Atom) {
+  // @ts-expect-error: TS2629 — the class binding is pointed at the first copy's class on purpose
+  // deno-lint-ignore no-class-assign
+  Atom = first.Atom;
+  // @ts-expect-error: TS2629, as above
+  // deno-lint-ignore no-class-assign
+  Tuple = first.Tuple;
+  // @ts-expect-error: TS2629, as above
+  // deno-lint-ignore no-class-assign
+  Float = first.Float;
+  // @ts-expect-error: TS2629, as above
+  // deno-lint-ignore no-class-assign
+  Pid = first.Pid;
+  // @ts-expect-error: TS2629, as above
+  // deno-lint-ignore no-class-assign
+  Ref = first.Ref;
+  // @ts-expect-error: TS2629, as above
+  // deno-lint-ignore no-class-assign
+  Port = first.Port;
+  // @ts-expect-error: TS2629, as above
+  // deno-lint-ignore no-class-assign
+  ExportFun = first.ExportFun;
+  // @ts-expect-error: TS2629, as above
+  // deno-lint-ignore no-class-assign
+  Fun = first.Fun;
+  // @ts-expect-error: TS2629, as above
+  // deno-lint-ignore no-class-assign
+  ImproperList = first.ImproperList;
+  // @ts-expect-error: TS2629, as above
+  // deno-lint-ignore no-class-assign
+  BitBinary = first.BitBinary;
 }

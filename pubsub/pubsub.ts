@@ -468,16 +468,19 @@ export class PubSub {
 
   // ------------------------------------------------------------ internals
 
+  /** Which adapter of the pool serves process `p`. */
   private groupIndex(p: Process): number {
     return this.groups.length === 1
       ? 0
       : hashKey(p.pid.key) % this.groups.length;
   }
 
+  /** The pg group of the adapter that serves process `p`. */
   private groupFor(p: Process): Atom {
     return this.groups[this.groupIndex(p)];
   }
 
+  /** Sends a broadcast to the adapters of the other nodes. */
   private forward(
     p: Process,
     topic: string,
@@ -495,6 +498,7 @@ export class PubSub {
     }
   }
 
+  /** Delivers a broadcast to this node's subscribers of `topic`. */
   private dispatch(
     topic: string,
     message: unknown,
@@ -525,6 +529,7 @@ export class PubSub {
     }
   }
 
+  /** Takes one message of an adapter process (a forwarded broadcast). */
   private workerMessage(w: Process, m: unknown): void {
     if (
       m instanceof Tuple && m.length === 4 && m[0] === FORWARD &&
@@ -542,6 +547,7 @@ export class PubSub {
     );
   }
 
+  /** Takes one message of the watcher (a subscriber's DOWN). */
   private watcherMessage(m: unknown): void {
     if (
       m instanceof Tuple && m.length === 5 && m[0] === Atom.of("DOWN") &&
@@ -559,6 +565,7 @@ export class PubSub {
     }
   }
 
+  /** Subscribes `pid` to `topic`, watching it. */
   private add(topic: string, pid: Pid, metadata: unknown): void {
     const subs = this.topics.get(topic);
     this.topics.set(topic, [...(subs ?? []), { pid, metadata }]);
@@ -570,6 +577,7 @@ export class PubSub {
     }
   }
 
+  /** Unsubscribes `pid` from `topic`. */
   private remove(topic: string, pid: Pid): void {
     const subs = this.topics.get(topic);
     if (subs === undefined) return;

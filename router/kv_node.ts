@@ -20,7 +20,9 @@ export interface KVNodeOptions extends RouterOptions {
 
 /** What {@linkcode startKVNode} started. */
 export interface KVNode {
+  /** The KV registry process (registered as `Elixir.KV.Registry`). */
   registry: Pid;
+  /** The node's router. */
   router: Router;
   /** The server, when a port was given. */
   server: KVServer | undefined;

@@ -3,8 +3,8 @@
  * A KV node from the command line: a named node running the KV registry,
  * the router and the text-protocol server.
  *
- *   deno run -A router/main.ts --sname foo --port 4040 --table "a-m=foo@HOST,n-z=bar@HOST"
- *   node --import tsx router/main.ts …   (built: noderl-kv …)
+ *   noderl-kv --sname foo --port 4040 --table "a-m=foo@HOST,n-z=bar@HOST"   (npm's bin)
+ *   deno run -A router/main.ts --sname foo …                               (from a clone)
  *
  * @module
  */
@@ -14,16 +14,19 @@ import {
   NODE_FLAGS,
   NODE_FLAGS_USAGE,
   startNodeFromFlags,
+  versionText,
 } from "../node/_cli.ts";
 import { isPort } from "../node/_epmd.ts";
 import { startKVNode } from "./kv_node.ts";
 import { parseTable } from "./table.ts";
 import { isMain } from "../node/_main.ts";
 
+const BIN = "noderl-kv";
 const USAGE =
-  `usage: router/main.ts (--sname NAME | --name NAME@HOST) --port TCP_PORT --table TABLE
-                      [--cookie C] [--registry-port P] [--address A] [--port-range MIN-MAX]
-                      [--tls-cert F --tls-key F --tls-ca F | --tls-optfile F]
+  `usage: ${BIN} (--sname NAME | --name NAME@HOST) --port TCP_PORT --table TABLE
+                 [--cookie C] [--registry-port P] [--address A] [--port-range MIN-MAX]
+                 [--tls-cert F --tls-key F --tls-ca F | --tls-optfile F]
+       ${BIN} --help | --version
 
 ${NODE_FLAGS_USAGE}
                       (--address is also where the text protocol listens;
@@ -32,8 +35,9 @@ ${NODE_FLAGS_USAGE}
             "a-m=foo@HOST,n-z=bar@HOST" (ranges of characters, or bytes like 0-96)
   --port    TCP port for the text protocol (CREATE b | PUT b k v | GET b k | DELETE b k)
 
-The node registers with the registry at ERL_EPMD_PORT (default 4369); start one
-with node/registry_main.ts first.`;
+The node registers with the registry at --registry-port, else ERL_EPMD_PORT,
+else 4369: start one with noderl-registry (or epmd) first. The nodes of the
+table share a cookie: --cookie, else NODERL_COOKIE, else ~/.erlang.cookie.`;
 
 /** Runs the KV node CLI with `argv`; resolves with the exit code once it stops. */
 export async function main(argv: string[]): Promise<number> {
@@ -48,11 +52,15 @@ export async function main(argv: string[]): Promise<number> {
       },
     }));
   } catch (e) {
-    console.error(`${(e as Error).message}\n${USAGE}`);
+    console.error(`${BIN}: ${(e as Error).message}\n${USAGE}`);
     return 2;
   }
   if (values.help) {
     console.log(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    console.log(versionText(BIN));
     return 0;
   }
   const port = Number(values.port);

@@ -28,6 +28,7 @@ export interface RouterOptions {
 
 /** Raised when no table entry owns a bucket's first byte. */
 export class NoRouteError extends Error {
+  /** No entry of `table` owns the first byte of `bucket`. */
   constructor(bucket: string | Uint8Array, table: readonly RouteEntry[]) {
     super(
       `could not find entry for ${
@@ -51,6 +52,7 @@ export class Router {
   private readonly tasks: string;
   private readonly timeoutMs: number;
 
+  /** A router on `node`; {@linkcode startRouter} also defines its module. */
   constructor(node: Node, options: RouterOptions) {
     this.node = node;
     this.table = typeof options.table === "string"

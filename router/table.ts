@@ -7,8 +7,11 @@
 
 /** One entry: bytes `from..to` (inclusive) are owned by `node`. */
 export interface RouteEntry {
+  /** The first byte this entry owns. */
   from: number;
+  /** The last byte this entry owns (inclusive). */
   to: number;
+  /** The node that holds the buckets whose names start with these bytes. */
   node: string;
 }
 

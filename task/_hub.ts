@@ -71,7 +71,7 @@ export function outcomeWithin(
   });
 }
 
-/** Where a call can go: a pid, a local name, or `[name, node]`. @internal */
+/** Where a call can go: a pid, a local name, or `[name, node]`. */
 export type { CallTarget };
 
 const hubs = new WeakMap<Node, Hub>();

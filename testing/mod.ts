@@ -33,7 +33,7 @@
  * @module
  */
 import { test as nodeTest } from "node:test";
-import process from "node:process";
+import { optionalEnv } from "../node/_env.ts";
 import { peerScope } from "../node/peer.ts";
 import { startRegistry } from "../node/registry.ts";
 
@@ -109,7 +109,7 @@ export function parseTagFilters(raw: string | undefined): TagFilters {
   return f;
 }
 
-let active: TagFilters = parseTagFilters(process.env.NODERL_TEST_TAGS);
+let active: TagFilters = parseTagFilters(optionalEnv("NODERL_TEST_TAGS"));
 const defaultExcludes = new Map<string, string>();
 
 /** The tag filters this process runs with (from `NODERL_TEST_TAGS`). */

@@ -57,6 +57,11 @@ test("chat/main.ts: flags", { tags: ["cli"] }, async () => {
   const help = chatNode(["--help"]);
   assert.equal(await help.exited, 0);
   assert.match(help.out(), /moebi/);
+  assert.match(help.out(), /^usage: noderl-chat /, "usage names the bin");
+  assert.doesNotMatch(help.out(), /\.ts\b/, "no source file in the help");
+  const version = chatNode(["--version"]);
+  assert.equal(await version.exited, 0);
+  assert.match(version.out(), /^noderl-chat \d+\.\d+\.\d+/);
   const none = chatNode([]);
   assert.equal(await none.exited, 2);
   assert.match(none.err(), /exactly one of --sname or --name/);
@@ -94,13 +99,43 @@ test(
       assert.doesNotMatch(kate.out(), /chicken/, "sorry kate");
       alex.type("nobody hello?");
       await alex.waitFor(
-        /could not send to nobody@localhost: .*noconnection/,
+        /could not send to nobody@localhost: no connection to nobody@localhost: /,
         "err",
       );
       alex.type("this-line-has-no-message");
       await alex.waitFor(/type: NAME message/, "err");
     } finally {
       for (const n of [alex, kate, moebi]) assert.equal(await n.end(), 0);
+      await registry.close();
+    }
+  },
+);
+
+test(
+  "noderl-chat: a wrong cookie is explained in words on both sides",
+  { tags: ["cli", "distributed"], timeout: 90_000 },
+  async () => {
+    const registry = await startRegistry({ port: 0 });
+    const kate = chatNode(
+      ["--name", "kate@localhost", "--cookie", "kates"],
+      registry.port,
+    );
+    const alex = chatNode(
+      ["--name", "alex@localhost", "--cookie", "alexs"],
+      registry.port,
+    );
+    try {
+      for (const n of [kate, alex]) await n.waitFor(/ready/, "err");
+      alex.type("kate hi");
+      await alex.waitFor(
+        /could not send to kate@localhost: .*the cookies differ \(check --cookie, NODERL_COOKIE or ~\/\.erlang\.cookie/,
+        "err",
+      );
+      await kate.waitFor(/alex@localhost.*wrong cookie/, "err");
+      assert.doesNotMatch(alex.err() + kate.err(), /kates|alexs/, "no cookie");
+      assert.doesNotMatch(kate.out(), /hi/);
+    } finally {
+      for (const n of [alex, kate]) assert.equal(await n.end(), 0);
       await registry.close();
     }
   },

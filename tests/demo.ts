@@ -18,19 +18,17 @@ import {
   type Peer,
   receive,
   Ref,
-  route,
   self,
   send,
-  sendMessage,
-  startChat,
   startNode,
   startPeer,
-  startRouter,
   Task,
   TaskSupervisor,
   Tuple,
   tuple,
 } from "../mod.ts";
+import { route, startRouter } from "../router/mod.ts";
+import { sendMessage, startChat } from "../chat/mod.ts";
 import { elixirPath, startBeamNode } from "./_beam.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));

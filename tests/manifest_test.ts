@@ -12,36 +12,67 @@ test("deno.json and package.json list the same subpaths and version", () => {
   const pkg = json("package.json");
   assert.equal(deno.version, pkg.version);
   assert.equal(deno.name, "@noderl/noderl");
+  assert.equal(deno.license, pkg.license);
   assert.equal(pkg.name, "noderl");
   assert.equal(pkg.type, "module");
-  const subpaths = [
-    ".",
-    "./node",
-    "./task",
-    "./router",
-    "./chat",
-    "./pubsub",
-    "./testing",
-  ];
-  assert.deepEqual(Object.keys(deno.exports).sort(), subpaths.sort());
-  assert.deepEqual(Object.keys(pkg.exports).sort(), subpaths.sort());
-  const tsup = readFileSync(join(root, "tsup.config.ts"), "utf8");
-  for (const sub of subpaths) {
-    const src: string = deno.exports[sub];
+  assert.deepEqual(
+    Object.keys(pkg.exports).sort(),
+    Object.keys(deno.exports).sort(),
+    "the npm and JSR packages have the same subpaths",
+  );
+  // Each subpath: the source (JSR) and its build (npm; tsup.config.ts
+  // builds what package.json names), ESM and CJS with their declarations.
+  for (const [sub, src] of Object.entries<string>(deno.exports)) {
     assert.ok(existsSync(join(root, src)), `${src} exists`);
     const base = src.replace(/^\.\//, "").replace(/\.ts$/, "");
-    const entry = pkg.exports[sub];
-    assert.equal(entry.import.default, `./dist/${base}.js`);
-    assert.equal(entry.import.types, `./dist/${base}.d.ts`);
-    assert.equal(entry.require.default, `./dist/${base}.cjs`);
-    assert.equal(entry.require.types, `./dist/${base}.d.cts`);
-    assert.match(
-      tsup,
-      new RegExp(`"${base}": "${base}\\.ts"`),
-      `tsup builds ${base}`,
+    assert.deepEqual(pkg.exports[sub], {
+      import: {
+        types: `./dist/${base}.d.ts`,
+        default: `./dist/${base}.js`,
+      },
+      require: {
+        types: `./dist/${base}.d.cts`,
+        default: `./dist/${base}.cjs`,
+      },
+    }, `package.json exports["${sub}"]`);
+    assert.ok(
+      deno.publish.include.some((p: string) =>
+        p === src.slice(2) || p.startsWith(`${dirname(src.slice(2))}/`)
+      ),
+      `JSR publishes ${src}`,
     );
   }
-  for (const bin of Object.values<string>(pkg.bin ?? {})) {
-    assert.match(bin, /^\.\/dist\//);
+  for (const [name, bin] of Object.entries<string>(pkg.bin ?? {})) {
+    assert.match(name, /^noderl-/);
+    const m = /^\.\/dist\/(.+)\.js$/.exec(bin);
+    assert.ok(m, `bin ${name} is ./dist/<file>.js`);
+    assert.ok(existsSync(join(root, `${m[1]}.ts`)), `${m[1]}.ts exists`);
+    assert.match(
+      readFileSync(join(root, `${m[1]}.ts`), "utf8"),
+      /^#!\/usr\/bin\/env node\n/,
+      `${m[1]}.ts starts with #!`,
+    );
   }
+});
+
+test("package.json has what registries and users look for", () => {
+  const pkg = json("package.json");
+  for (const key of ["description", "repository", "homepage", "bugs"]) {
+    assert.ok(pkg[key], `package.json has ${key}`);
+  }
+  assert.ok(pkg.keywords.length > 0);
+  assert.equal(pkg.sideEffects, false);
+  assert.ok(pkg.files.includes("dist"));
+  assert.equal(pkg.scripts.prepack, "npm run build");
+  assert.ok(existsSync(join(root, "CHANGELOG.md")));
+  assert.match(
+    readFileSync(join(root, "CHANGELOG.md"), "utf8"),
+    new RegExp(`^## ${pkg.version.replace(/\./g, "\\.")}\\b`, "m"),
+    "CHANGELOG.md has a section for this version",
+  );
+});
+
+test("the version the bins print is the package's", async () => {
+  const { VERSION } = await import("../node/_version.ts");
+  assert.equal(VERSION, json("package.json").version);
 });

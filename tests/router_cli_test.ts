@@ -46,6 +46,11 @@ test(
     const help = run(["--help"]);
     assert.equal(await help.exited, 0);
     assert.match(help.stdout(), /--table/);
+    assert.match(help.stdout(), /^usage: noderl-kv /, "usage names the bin");
+    assert.doesNotMatch(help.stdout(), /\.ts\b/, "no source file in the help");
+    const version = run(["--version"]);
+    assert.equal(await version.exited, 0);
+    assert.match(version.stdout(), /^noderl-kv \d+\.\d+\.\d+/);
     const noTable = run(["--sname", "x", "--port", "0"]);
     assert.equal(await noTable.exited, 2);
     assert.match(noTable.stderr(), /--table is required/);
@@ -124,6 +129,52 @@ test(
     } finally {
       await foo.kill("SIGTERM");
       await bar.kill();
+      await registry.close();
+    }
+  },
+);
+
+test(
+  "noderl-kv: a node of the table with another cookie is explained to the client",
+  { tags: ["cli", "distributed"], timeout: 60_000 },
+  async () => {
+    const registry = await startRegistry({ port: 0 });
+    const table = "a-m=foo2@localhost,n-z=bar2@localhost";
+    const [pf, pb] = [await freePort(), await freePort()];
+    const node = (name: string, port: number, cookie: string) =>
+      run([
+        "--name",
+        name,
+        "--port",
+        String(port),
+        "--cookie",
+        cookie,
+        "--registry-port",
+        String(registry.port),
+        "--table",
+        table,
+      ]);
+    const foo = node("foo2@localhost", pf, "one");
+    const bar = node("bar2@localhost", pb, "two");
+    try {
+      await foo.waitForOutput(/serving KV/, 30_000);
+      await bar.waitForOutput(/serving KV/, 30_000);
+      const err = await session(pf, "CREATE zoo\r\n", /\r\n$/);
+      assert.match(
+        err,
+        /^ERROR: no connection to bar2@localhost: .*the cookies differ \(check --cookie/,
+      );
+      assert.doesNotMatch(err, /one|two/, "never the cookies themselves");
+      // The node that was called logs why it refused, in words, too.
+      for (let i = 0; !/wrong cookie/.test(bar.stderr()); i++) {
+        if (i > 500) {
+          assert.fail(`bar2 did not log the wrong cookie:\n${bar.stderr()}`);
+        }
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    } finally {
+      await foo.kill("SIGTERM");
+      await bar.kill("SIGTERM");
       await registry.close();
     }
   },

@@ -75,9 +75,10 @@ function findTests(dir) {
 
 const files = args.positionals.length > 0
   ? args.positionals
-  : ["node", "task", "router", "chat", "pubsub", "testing", "tests"].flatMap((
-    d,
-  ) => findTests(join(root, d))).sort();
+  : ["node", "task", "router", "chat", "pubsub", "testing", "tests", "examples"]
+    .flatMap((
+      d,
+    ) => findTests(join(root, d))).sort();
 
 // ---------------------------------------------------------------- the OTP matrix
 
@@ -96,6 +97,7 @@ const MATRIX_FILES = [
   "tests/pg_interop_test.ts",
   "tests/pubsub_elixir_test.ts",
   "tests/tls_test.ts",
+  "tests/errors_interop_test.ts",
 ];
 
 /** The Debian roots of the matrix (built by .ci/run). */
@@ -349,17 +351,25 @@ const sources = [
   "pubsub",
   "testing",
   "tests",
+  "examples",
 ];
+// The entry points of the JSR package (deno.json's "exports"): their API
+// must be documented (deno doc --lint), whatever subpaths get added.
+const entryPoints = Object.values(
+  JSON.parse(readFileSync(join(root, "deno.json"), "utf8")).exports,
+);
 
 if (!opts["no-static"]) {
   step("tsc", bin("tsc"), ["-p", "."]);
   step("deno check", deno, ["check", ...sources]);
   step("deno lint", deno, ["lint"]);
   step("deno fmt", deno, ["fmt", "--check"]);
-  if (step("npm build", "npm", ["run", "--silent", "build"])) {
-    step("package smoke", process.execPath, ["tests/package_smoke.cjs"]);
-  }
-  step("npm pack", "npm", ["pack", "--dry-run", "--silent"]);
+  step("deno doc --lint", deno, ["doc", "--lint", "-q", ...entryPoints]);
+  // The build the tests of dist/ use (the registry bin's test).
+  step("npm build", "npm", ["run", "--silent", "build"]);
+  // The package as users get it: packed from a clean clone, then checked
+  // (every export and bin, publint, attw, a fresh project, both runtimes).
+  step("package", process.execPath, ["tests/package_check.mjs"]);
   step("jsr publish", deno, [
     "publish",
     "--dry-run",
@@ -416,8 +426,13 @@ if (opts.runtime !== "node") {
       "test",
       "-A",
       "--doc",
-      ...["mod.ts", "node", "task", "router", "chat", "pubsub", "testing"]
-        .flatMap((d) => d.endsWith(".ts") ? [d] : findDocFiles(join(root, d))),
+      // Every module of the packages: the folders of deno.json's entry points.
+      ...[...new Set(entryPoints.map((e) => dirname(e.replace(/^\.\//, ""))))]
+        .flatMap((d) =>
+          d === "."
+            ? entryPoints.filter((e) => !e.includes("/", 2))
+            : findDocFiles(join(root, d))
+        ),
     ]);
   }
 }
