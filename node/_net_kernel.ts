@@ -26,6 +26,11 @@ import type { Node } from "./node.ts";
 import type { Process } from "./process.ts";
 import { lookupNode } from "./registry_client.ts";
 import { Atom, tuple } from "./terms.ts";
+import {
+  publishConnect,
+  publishDisconnect,
+  publishHandshakeFailure,
+} from "./diagnostics.ts";
 
 /** What the net kernel needs to know of its node. */
 export interface NetKernelConfig {
@@ -239,6 +244,13 @@ export class NetKernel {
     } catch (e) {
       throw new NoConnectionError(node, (e as Error).message);
     }
+    this.node.logger.trace(
+      "registry",
+      () =>
+        `lookup of ${alive} at ${registryHost}:${registryPort}: ${
+          info ? `port ${info.port}` : "not registered"
+        }`,
+    );
     if (!info) {
       throw new NoConnectionError(
         node,
@@ -246,6 +258,10 @@ export class NetKernel {
       );
     }
     const socket = await connectSocket(node, address, info.port, deadline);
+    this.node.logger.trace(
+      "handshake",
+      () => `to ${node} at ${address}:${info.port}: started`,
+    );
     d.socket = socket;
     this.handshaking.add(socket);
     let peer: HandshakePeer;
@@ -272,6 +288,7 @@ export class NetKernel {
           e as Error,
         );
       }
+      this.handshakeFailed(node, "out", e);
       throw e;
     } finally {
       this.handshaking.delete(socket);
@@ -320,6 +337,10 @@ export class NetKernel {
     socket.setNoDelay(true);
     socket.on("error", () => {});
     this.handshaking.add(socket);
+    this.node.logger.trace(
+      "handshake",
+      () => `from ${socket.remoteAddress}:${socket.remotePort}: started`,
+    );
     let claimed: string | undefined;
     acceptHandshake(
       socket,
@@ -349,6 +370,11 @@ export class NetKernel {
         if (claimed !== undefined) this.accepting.delete(claimed);
         socket.destroy();
         if (!this.stopped) {
+          this.handshakeFailed(
+            e instanceof HandshakeError ? e.peer : "?",
+            "in",
+            e,
+          );
           this.node.peerLog.line("failed handshakes", e.message);
         }
       },
@@ -408,8 +434,42 @@ export class NetKernel {
       for (const w of waiters) w(c);
     }
     c.start(peer.rest);
+    const hidden = (peer.flags & DFLAG.PUBLISHED) === 0n;
+    node.logger.trace(
+      "handshake",
+      () =>
+        `with ${peer.name}: ok, flags 0x${
+          peer.flags.toString(16)
+        }, creation ${peer.creation}`,
+    );
+    node.logger.trace(
+      "connection",
+      () => `connected to ${peer.name}${hidden ? " (hidden)" : ""}`,
+    );
+    publishConnect({
+      node: node.name,
+      peer: peer.name,
+      hidden,
+      flags: peer.flags,
+      creation: peer.creation,
+    });
     node.emit("nodeup", peer.name);
     return c;
+  }
+
+  /** Traces and publishes a failed handshake. */
+  private handshakeFailed(peer: string, dir: "in" | "out", e: unknown): void {
+    const error = e instanceof Error ? e : new Error(String(e));
+    this.node.logger.trace(
+      "handshake",
+      () => `${dir === "out" ? "to" : "from"} ${peer} failed: ${error.message}`,
+    );
+    publishHandshakeFailure({
+      node: this.node.name,
+      peer,
+      direction: dir,
+      error,
+    });
   }
 
   // ------------------------------------------------------------ ticks and node-down
@@ -490,6 +550,8 @@ export class NetKernel {
         n.deliverProcess(p, tuple(A.nodedown, Atom.of(node)));
       }
     }
+    n.logger.trace("connection", () => `${node} is down: ${reason}`);
+    publishDisconnect({ node: n.name, peer: node, reason });
     if (!this.stopped) n.emit("nodedown", node, reason);
   }
 

@@ -96,6 +96,12 @@ export class Process {
    * connection: its next `receive` (and `sleep`, call) waits for this.
    */
   suspended: Promise<void> | undefined;
+  /** `{Module, Function, Arity}` it started with (`process_info(P, initial_call)`). */
+  initialCall: unknown;
+  /** Its process dictionary, as far as noderl keeps one (`$initial_call`, `$ancestors`). */
+  dictionary: Map<unknown, unknown> | undefined;
+  /** Messages delivered to it: reported as its reductions. */
+  reductions = 0;
 
   /** The mailbox: the shared empty array until a message waits. */
   private queue: unknown[] = NO_MESSAGES;
@@ -151,9 +157,15 @@ export class Process {
     return this.queue.slice(this.head);
   }
 
+  /** Whether a receive is waiting (the process is idle). */
+  get waiting(): boolean {
+    return this.waiter !== null;
+  }
+
   /** Puts a message in the mailbox (or hands it to a waiting receive). */
   deliver(message: unknown): void {
     if (!this.alive) return;
+    this.reductions++;
     if (this.handler !== undefined) {
       this.handler(message, this);
       return;
