@@ -3,7 +3,7 @@
  * an EPMD-compatible registry, the Erlang distribution protocol, processes,
  * supervisors and tasks, the KV routing layer and the chat of the seeds.
  * Each module is also its own entry point: `noderl/node`, `noderl/task`,
- * `noderl/router`, `noderl/chat`, `noderl/pubsub` (and `noderl/testing` for
+ * `noderl/gen`, `noderl/router`, `noderl/chat`, `noderl/pubsub` (and `noderl/testing` for
  * tests).
  *
  * @example
@@ -26,6 +26,7 @@
  */
 export * from "./node/mod.ts";
 export * from "./task/mod.ts";
+export * from "./gen/mod.ts";
 export * from "./router/mod.ts";
 export * from "./chat/mod.ts";
 export * from "./pubsub/mod.ts";

@@ -7,6 +7,7 @@ export default defineConfig({
     "mod": "mod.ts",
     "node/mod": "node/mod.ts",
     "task/mod": "task/mod.ts",
+    "gen/mod": "gen/mod.ts",
     "router/mod": "router/mod.ts",
     "chat/mod": "chat/mod.ts",
     "pubsub/mod": "pubsub/mod.ts",
@@ -18,6 +19,8 @@ export default defineConfig({
     // The npm bins noderl-kv and noderl-chat.
     "router/main": "router/main.ts",
     "chat/main": "chat/main.ts",
+    // The npm bin noderl-top.
+    "node/top_main": "node/top_main.ts",
   },
   format: ["esm", "cjs"],
   dts: true,

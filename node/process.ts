@@ -47,6 +47,9 @@ export interface MonitoringEntry {
   byName?: [string, string];
 }
 
+/** What {@linkcode Process.takeFirst} returns from an empty mailbox. */
+export const EMPTY: unique symbol = Symbol("empty mailbox");
+
 /** How a handler process (a native one, no mailbox loop) takes messages. */
 export type MessageHandler = (message: unknown, process: Process) => void;
 
@@ -311,6 +314,14 @@ export class Process {
     } else {
       this.queue.splice(i, 1);
     }
+  }
+
+  /** Takes the oldest message without waiting; {@linkcode EMPTY} if there is none. */
+  takeFirst(): unknown {
+    if (this.head >= this.queue.length) return EMPTY;
+    const m = this.queue[this.head];
+    this.take(this.head);
+    return m;
   }
 
   /** Removes every message `matcher` accepts; returns them. */

@@ -18,6 +18,7 @@ test("deno.json and package.json list the same subpaths and version", () => {
     ".",
     "./node",
     "./task",
+    "./gen",
     "./router",
     "./chat",
     "./pubsub",

@@ -14,7 +14,7 @@ assert.deepEqual(cjs.decode(cjs.encode([1, "a"])), [1, "a"]);
 
 // node:test must stay out of everything but noderl/testing.
 const dist = join(__dirname, "..", "dist");
-for (const dir of [dist, ...["node", "task", "router", "chat", "pubsub"].map((d) => join(dist, d))]) {
+for (const dir of [dist, ...["node", "task", "gen", "router", "chat", "pubsub"].map((d) => join(dist, d))]) {
   for (const f of readdirSync(dir).filter((f) => /\.c?js$/.test(f))) {
     const text = readFileSync(join(dir, f), "utf8");
     if (/\bnode:test\b/.test(text)) {
@@ -49,7 +49,7 @@ import("noderl").then(async (esm) => {
   const esmNode = await import("noderl/node");
   assert.equal(esm.Atom, esmNode.Atom, "ESM: one Atom class across subpaths");
   assert.equal(esm.decode(esm.encode(esm.atom("ok"))), esm.atom("ok"));
-  for (const sub of ["noderl/task", "noderl/router", "noderl/chat", "noderl/pubsub", "noderl/testing"]) {
+  for (const sub of ["noderl/task", "noderl/gen", "noderl/router", "noderl/chat", "noderl/pubsub", "noderl/testing"]) {
     await import(sub);
     require(sub);
   }

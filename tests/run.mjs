@@ -75,9 +75,10 @@ function findTests(dir) {
 
 const files = args.positionals.length > 0
   ? args.positionals
-  : ["node", "task", "router", "chat", "pubsub", "testing", "tests"].flatMap((
-    d,
-  ) => findTests(join(root, d))).sort();
+  : ["node", "task", "gen", "router", "chat", "pubsub", "testing", "tests"]
+    .flatMap((
+      d,
+    ) => findTests(join(root, d))).sort();
 
 // ---------------------------------------------------------------- the OTP matrix
 
@@ -343,6 +344,7 @@ const sources = [
   "mod.ts",
   "node",
   "task",
+  "gen",
   "router",
   "chat",
   "pubsub",
@@ -415,7 +417,16 @@ if (opts.runtime !== "node") {
       "test",
       "-A",
       "--doc",
-      ...["mod.ts", "node", "task", "router", "chat", "pubsub", "testing"]
+      ...[
+        "mod.ts",
+        "node",
+        "task",
+        "gen",
+        "router",
+        "chat",
+        "pubsub",
+        "testing",
+      ]
         .flatMap((d) => d.endsWith(".ts") ? [d] : findDocFiles(join(root, d))),
     ]);
   }
