@@ -50,6 +50,11 @@ after(async () => {
   await registry.close();
 });
 
+/** The error of a rejected call, typed. */
+const caught = (e: unknown) => e as GenServerCallError;
+const unexpected = (v: unknown): never =>
+  assert.fail(`expected a rejection, got ${formatTerm(v)}`);
+
 const errors = () => logs.filter((l) => l.level === "error");
 
 async function eventually(what: string, check: () => boolean, ms = 3000) {
@@ -123,7 +128,8 @@ describe("GenServer on one node", () => {
 
   test("errors are Elixir's GenServer.call exits", async () => {
     // noproc: no such name, a dead pid.
-    const e1 = await GenServer.call("nobody", atom("x")).catch((e) => e);
+    const e1 = await GenServer.call("nobody", atom("x"))
+      .then(unexpected, caught);
     assert.ok(e1 instanceof GenServerCallError);
     assert.equal(
       formatTerm(e1.reason),
@@ -132,12 +138,14 @@ describe("GenServer on one node", () => {
     assert.match(e1.message, /GenServer\.call\(nobody, x, 5000\).*no process/);
     const pid = await GenServer.start(a, Stack, []);
     await GenServer.stop(pid);
-    const e2 = await GenServer.call(pid, atom("x"), 100).catch((e) => e);
+    const e2 = await GenServer.call(pid, atom("x"), 100)
+      .then(unexpected, caught);
     assert.equal(e2.callReason, atom("noproc"));
     // timeout: the server never answers.
     const p2 = await GenServer.start(a, Stack, []);
     const t0 = performance.now();
-    const e3 = await GenServer.call(p2, atom("never"), 50).catch((e) => e);
+    const e3 = await GenServer.call(p2, atom("never"), 50)
+      .then(unexpected, caught);
     assert.ok(performance.now() - t0 >= 45);
     assert.equal(e3.callReason, atom("timeout"));
     assert.match(
@@ -151,10 +159,11 @@ describe("GenServer on one node", () => {
     );
     // {nodedown, Node}
     const e4 = await GenServer.call(["x", "ghost@localhost"], atom("x"), 2000)
-      .catch((e) => e);
+      .then(unexpected, caught);
     assert.equal(formatTerm(e4.callReason), "{nodedown,ghost@localhost}");
     // The server dies during the call: its reason.
-    const e5 = await GenServer.call(p2, atom("crash")).catch((e) => e);
+    const e5 = await GenServer.call(p2, atom("crash"))
+      .then(unexpected, caught);
     assert.ok(e5 instanceof GenServerCallError);
     assert.match(String(formatTerm(e5.callReason)), /stack crashed on purpose/);
     assert.equal(a.isAlive(p2), false);
@@ -232,24 +241,23 @@ describe("GenServer on one node", () => {
   test("start failures reject with the reason; a linked caller lives on", async () => {
     const crashes = errors().length;
     await GenServer.start(a, Stack, [], { name: "taken" });
-    const e1 = await GenServer.start(a, Stack, [], { name: "taken" }).catch((
-      e,
-    ) => e);
+    const e1 = await GenServer.start(a, Stack, [], { name: "taken" })
+      .then(unexpected, caught);
     assert.ok(e1 instanceof GenServerStartError);
     assert.match(formatTerm(e1.reason), /^\{already_started,<.*>\}$/);
     await GenServer.stop("taken");
     const caller = spawn(async () => {
       const r1 = await GenServer.startLink(a, {
         init: () => ({ ignore: true as const }),
-      }, 0).catch((e) => e.reason);
+      }, 0).then(unexpected, (e) => caught(e).reason);
       const r2 = await GenServer.startLink(a, {
         init: () => ({ stop: atom("no_way") }),
-      }, 0).catch((e) => e.reason);
+      }, 0).then(unexpected, (e) => caught(e).reason);
       const r3 = await GenServer.startLink(a, {
         init: () => {
           throw new Error("init blew up");
         },
-      }, 0).catch((e) => e.reason);
+      }, 0).then(unexpected, (e) => caught(e).reason);
       const r4 = await GenServer.startLink(
         a,
         {
@@ -257,7 +265,7 @@ describe("GenServer on one node", () => {
         },
         0,
         { timeout: 30 },
-      ).catch((e) => e.reason);
+      ).then(unexpected, (e) => caught(e).reason);
       send(a.shell.pid, tuple(atom("results"), [r1, r2, r3, r4]));
       await receive();
     });
@@ -313,7 +321,8 @@ describe("GenServer on one node", () => {
   });
 
   test("stop: noproc, another reason, a timeout", async () => {
-    const e1 = await GenServer.stop("nobody").catch((e) => e);
+    const e1 = await GenServer.stop("nobody")
+      .then(unexpected, caught);
     assert.equal(
       formatTerm(e1.reason),
       "{noproc,{'Elixir.GenServer',stop,[nobody,normal,infinity]}}",
@@ -322,7 +331,8 @@ describe("GenServer on one node", () => {
       init: () => ({ ok: true as const, state: 0 }),
       terminate: () => sleep(200),
     }, 0);
-    const e2 = await GenServer.stop(pid, "normal", 30).catch((e) => e);
+    const e2 = await GenServer.stop(pid, "normal", 30)
+      .then(unexpected, caught);
     assert.equal(e2.callReason, atom("timeout"));
   });
 
@@ -349,7 +359,8 @@ describe("GenServer on one node", () => {
     assert.equal(errors().length, 1);
     // A bad return value crashes the server with a clear reason.
     const p3 = await GenServer.start(a, Stack, []);
-    const e = await GenServer.call(p3, atom("bad")).catch((e) => e);
+    const e = await GenServer.call(p3, atom("bad"))
+      .then(unexpected, caught);
     assert.match(formatTerm(e.callReason), /bad return value from handleCall/);
     assert.equal(errors().length, 2);
   });
@@ -465,12 +476,13 @@ describe("GenServer across nodes", () => {
       atom("later_reply"),
     );
     const e = await GenServer.call(["nobody", "gsb@localhost"], atom("x"))
-      .catch((e) => e);
+      .then(unexpected, caught);
     assert.equal(
       formatTerm(e.reason),
       "{noproc,{'Elixir.GenServer',call,[{nobody,gsb@localhost},x,5000]}}",
     );
-    const e2 = await GenServer.call(pid, atom("never"), 50).catch((e) => e);
+    const e2 = await GenServer.call(pid, atom("never"), 50)
+      .then(unexpected, caught);
     assert.equal(e2.callReason, atom("timeout"));
     await GenServer.stop(["remote_stack", "gsb@localhost"]);
   });
@@ -495,13 +507,15 @@ describe("GenServer across nodes", () => {
       const pid = await GenServer.start(a, Stack, [5], { name: g });
       assert.equal(names.get("gstack"), pid);
       assert.equal(await GenServer.call(g, atom("pop")), 5);
-      const e = await GenServer.start(a, Stack, [], { name: g }).catch((e) =>
-        e
+      const e = await GenServer.start(a, Stack, [], { name: g }).then(
+        unexpected,
+        caught,
       );
       assert.match(formatTerm(e.reason), /already_started/);
       await GenServer.stop(g);
       names.delete("gstack");
-      const e2 = await GenServer.call(g, atom("pop")).catch((e) => e);
+      const e2 = await GenServer.call(g, atom("pop"))
+        .then(unexpected, caught);
       assert.equal(
         formatTerm(e2.reason),
         "{noproc,{'Elixir.GenServer',call,[{global,gstack},pop,5000]}}",
