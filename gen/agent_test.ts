@@ -53,7 +53,7 @@ test("get, update, getAndUpdate, cast, stop with local functions", async () => {
   assert.equal(
     await Agent.getAndUpdate(
       pid,
-      (s: { hits: number }) => ["old", { hits: 0 }],
+      (_s: { hits: number }) => ["old", { hits: 0 }],
     ),
     "old",
   );
