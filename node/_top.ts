@@ -15,7 +15,7 @@
  */
 import { formatTerm } from "./format.ts";
 import type { Node } from "./node.ts";
-import { Atom, ExportFun, Pid, Tuple } from "./terms.ts";
+import { Atom, ExportFun, type Pid, Tuple } from "./terms.ts";
 
 /** One process in the table. */
 export interface TopRow {

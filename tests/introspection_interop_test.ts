@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 import { startRegistry } from "../node/registry.ts";
 import { type Node, startNode } from "../node/node.ts";
 import { formatTerm } from "../node/format.ts";
-import { atom, Pid, Tuple } from "../node/terms.ts";
+import { atom, Pid, type Tuple } from "../node/terms.ts";
 import { type BeamNode, noErl, startBeamNode } from "./_beam.ts";
 import { test } from "./_tags.ts";
 
