@@ -71,7 +71,6 @@ import {
 } from "../node/terms.ts";
 import { errorText, reportCrash } from "../node/_crash_report.ts";
 import type { ChildSpec, Restart, Shutdown } from "../task/mod.ts";
-import { hubFor } from "../task/_hub.ts";
 import { GenServerCallError, GenServerStartError } from "./errors.ts";
 import {
   globalName,
@@ -345,14 +344,12 @@ export class GenServer {
     }
     let down: unknown;
     try {
-      down = await hubFor(node).call(
+      down = await node.genCallFrom(
+        node.current(),
         Array.isArray(dest) ? [dest[0], dest[1]] as const : dest,
         tuple(G.terminate, r),
-        {
-          tag: G.system,
-          timeoutMs: t === Infinity ? undefined : t,
-          untilDown: true,
-        },
+        t === Infinity ? undefined : t,
+        { tag: G.system, untilDown: true },
       );
     } catch (e) {
       const why = callReasonOf(e, node);

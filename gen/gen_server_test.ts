@@ -18,7 +18,6 @@ import {
 import { formatTerm } from "../node/format.ts";
 import { ExitError } from "../node/errors.ts";
 import { atom, type Pid, Tuple, tuple } from "../node/terms.ts";
-import { hubFor } from "../task/_hub.ts";
 import { Supervisor } from "../task/mod.ts";
 import { type From, GenServer, type GenServerImpl } from "./gen_server.ts";
 import { GenServerCallError, GenServerStartError } from "./errors.ts";
@@ -288,7 +287,7 @@ describe("GenServer on one node", () => {
   test("sys: get_state, replace_state, suspend, resume, get_status, bad messages", async () => {
     const pid = await GenServer.start(a, Stack, [7], { name: "sysd" });
     const sys = (req: unknown) =>
-      hubFor(a).call(pid, req, { tag: atom("system"), timeoutMs: 1000 });
+      a.genCallFrom(a.current(), pid, req, 1000, { tag: atom("system") });
     assert.deepEqual(await sys(atom("get_state")), [7]);
     assert.deepEqual(
       await sys(tuple(atom("replace_state"), (s: unknown[]) => [...s, 8])),
