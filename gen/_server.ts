@@ -12,6 +12,7 @@
  *
  * @module
  */
+import { AsyncLocalStorage } from "node:async_hooks";
 import { processContext } from "../node/_context.ts";
 import { ExitError } from "../node/errors.ts";
 import { formatTerm } from "../node/format.ts";
@@ -19,7 +20,15 @@ import type { Node } from "../node/node.ts";
 import { errorReason } from "../node/_reason.ts";
 import { EMPTY, type Process } from "../node/process.ts";
 import { errorText, reportCrash } from "../node/_crash_report.ts";
-import { Atom, ExportFun, Fun, Pid, Tuple, tuple } from "../node/terms.ts";
+import {
+  Atom,
+  ExportFun,
+  Fun,
+  Pid,
+  type Ref,
+  Tuple,
+  tuple,
+} from "../node/terms.ts";
 import type { From, GenServerImpl } from "./gen_server.ts";
 
 /** Atoms of the generic server protocols. @internal */
@@ -64,11 +73,20 @@ export const G = {
   ancestors: Atom.of("$ancestors"),
 } as const;
 
-/** What {@linkcode Server.directCall} returns when the reply is not there yet. */
+/** What {@linkcode Server.callDirect} gives when the reply is not there yet. */
 export const NO_REPLY: unique symbol = Symbol("no reply yet");
 
 /** The servers of this OS process, by their process. @internal */
 export const servers: WeakMap<Process, Server<unknown>> = new WeakMap();
+
+/** The servers serving a call directly, innermost last. */
+const direct: Server<unknown>[] = [];
+
+/** `lastMessage` of a call served directly (see `lastRequest`). */
+const DIRECT_CALL: unique symbol = Symbol("direct call");
+
+/** Ends a pump. */
+const STOP: unique symbol = Symbol("stop the pump");
 
 /** The message a `timeout` result sends itself when nothing came. */
 const TIMEOUT: unique symbol = Symbol("gen_server timeout");
@@ -101,16 +119,45 @@ function termText(x: unknown): string {
 
 type Step = void | Promise<void>;
 
+/**
+ * How callbacks get the server's process context. With promise hooks
+ * (Node 20/22) entering a context costs nothing: an idle server handles a
+ * message at once, in the sender's turn, under `processContext.run`. With
+ * AsyncLocalStorage (Deno, Node ≥ 24) entering one costs ~1 µs, but
+ * continuing an await does not: there the server is a pump — an async loop
+ * in its own context that each message wakes.
+ */
+const PUMP = processContext instanceof AsyncLocalStorage;
+
+/** A call handed to a pump by {@linkcode Server.callDirect}. */
+class DirectItem {
+  constructor(
+    readonly request: unknown,
+    readonly from: Tuple,
+    readonly caller: Process,
+    readonly tag: Ref,
+    readonly resolve: (reply: unknown) => void,
+  ) {}
+}
+
 /** One running generic server. @internal */
 export class Server<S> {
   state!: S;
   /** What the process is doing: idle (a handler), busy, suspended, stopping. */
   private mode: "init" | "idle" | "busy" | "suspended" | "stopping" = "init";
-  private readonly onMessage = (m: unknown): void => this.enter(m);
+  private readonly onMessage = (m: unknown): void =>
+    PUMP ? this.wakeWith(m) : this.enter(m);
+  /** A pump's wake-up, while it waits for a message. */
+  private wake: ((m: unknown) => void) | undefined;
+  /** What came while the pump was not waiting (it should always be). */
+  private early: unknown[] | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
   /** The `timeout` of the last result, armed once the mailbox is empty. */
   private timeoutMs: number | undefined;
   private lastMessage: unknown;
+  /** A call served directly: its request and from (no message was made). */
+  private lastRequest: unknown;
+  private lastFrom: unknown;
   private finish: ((e: ExitError) => void) | undefined;
   /** Replies a `{ stop, reply }` result sends once `terminate` has run. */
   private pendingReply: { from: unknown; value: unknown } | undefined;
@@ -130,6 +177,7 @@ export class Server<S> {
       // Ended from outside (an exit signal, the node stopping).
       this.mode = "stopping";
       this.cancelTimer();
+      this.wake?.(STOP);
       this.finish?.(new ExitError(reason));
     });
   }
@@ -146,10 +194,39 @@ export class Server<S> {
   serve(extras: Record<string, unknown>): Promise<never> {
     const done = new Promise<never>((_, reject) => (this.finish = reject));
     this.mode = "busy";
+    if (PUMP) this.pump();
     const r = this.extras(extras);
     if (r !== undefined) r.then(() => this.next());
     else this.next();
     return done;
+  }
+
+  /** The pump: runs in the server's context, woken by each message. */
+  private async pump(): Promise<void> {
+    for (;;) {
+      const m = this.early?.length
+        ? this.early.shift()
+        : await new Promise<unknown>((r) => (this.wake = r));
+      if (m === STOP || this.mode === "stopping") return;
+      if (m instanceof DirectItem) {
+        m.resolve(this.serveDirect(m.request, m.from, m.caller, m.tag));
+      } else {
+        this.timeoutMs = undefined;
+        this.drive(this.handle(m));
+      }
+    }
+  }
+
+  /** Wakes the pump with `m`: the server is busy from now. */
+  private wakeWith(m: unknown): void {
+    this.cancelTimer();
+    this.proc.handler = undefined;
+    this.mode = "busy";
+    const wake = this.wake;
+    if (wake !== undefined) {
+      this.wake = undefined;
+      wake(m);
+    } else (this.early ??= []).push(m);
   }
 
   // ------------------------------------------------------------ the loop
@@ -161,21 +238,54 @@ export class Server<S> {
 
   /**
    * Serves a call from a process of this node at once, as if its message
-   * had just arrived (the server must be {@linkcode Server.idle}): returns
+   * had just arrived (the server must be {@linkcode Server.isIdle}): returns
    * the reply, or {@linkcode NO_REPLY} when the server replies later (or
    * not at all); that reply then comes as a message to `from`'s tag.
    */
-  directCall(request: unknown, from: Tuple): unknown {
+  callDirect(
+    request: unknown,
+    from: Tuple,
+    caller: Process,
+    tag: Ref,
+  ): unknown {
+    if (PUMP) {
+      return new Promise((resolve) =>
+        this.wakeWith(new DirectItem(request, from, caller, tag, resolve))
+      );
+    }
+    this.cancelTimer();
+    this.proc.handler = undefined;
+    this.mode = "busy";
+    return this.serveDirect(request, from, caller, tag);
+  }
+
+  /**
+   * The call's reply, or {@linkcode NO_REPLY} — then the caller's alias
+   * `tag` is made, for the reply to come to later.
+   */
+  private serveDirect(
+    request: unknown,
+    from: Tuple,
+    caller: Process,
+    tag: Ref,
+  ): unknown {
     this.proc.reductions++;
+    this.timeoutMs = undefined;
+    this.lastMessage = DIRECT_CALL;
+    this.lastRequest = request;
+    this.lastFrom = from;
     this.directFrom = from;
     this.directReply = NO_REPLY;
+    direct.push(this as Server<unknown>);
     try {
-      this.enter(tuple(G.gen_call, from, request));
+      this.drive(this.callback("call", request, from));
     } finally {
+      direct.pop();
       this.directFrom = undefined;
     }
     const r = this.directReply;
     this.directReply = NO_REPLY;
+    if (r === NO_REPLY && caller.alive) this.node.aliasAs(caller, tag);
     return r;
   }
 
@@ -186,19 +296,34 @@ export class Server<S> {
     } else this.node.replyFrom(this.proc, from, value);
   }
 
+  /** Keeps `value` as the reply if `from` is a call being served directly. @internal */
+  static captureReply(from: unknown, value: unknown): boolean {
+    for (let i = direct.length - 1; i >= 0; i--) {
+      const s = direct[i];
+      if (s.directFrom === from) {
+        s.directReply = value;
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** A message came while idle. */
   private enter(m: unknown): void {
     this.cancelTimer();
     this.proc.handler = undefined;
     this.mode = "busy";
-    this.loop(m);
+    this.timeoutMs = undefined;
+    this.drive(this.handle(m));
   }
 
-  private loop(first: unknown): void {
-    let m = first;
+  /**
+   * Goes on after a message was handled (`r`): once an async callback is
+   * done, or at once, with the mailbox's messages in order, then idles.
+   */
+  private drive(first: Step): void {
+    let r = first;
     for (;;) {
-      this.timeoutMs = undefined;
-      const r = this.handle(m);
       if (r !== undefined) {
         r.then(() => this.next());
         return;
@@ -207,8 +332,10 @@ export class Server<S> {
         if (this.mode === "suspended") this.suspendedLoop();
         return;
       }
-      m = this.proc.takeFirst();
+      const m = this.proc.takeFirst();
       if (m === EMPTY) break;
+      this.timeoutMs = undefined;
+      r = this.handle(m);
     }
     this.idle();
   }
@@ -222,7 +349,10 @@ export class Server<S> {
     if (this.mode !== "busy") return;
     const m = this.proc.takeFirst();
     if (m === EMPTY) this.idle();
-    else this.loop(m);
+    else {
+      this.timeoutMs = undefined;
+      this.drive(this.handle(m));
+    }
   }
 
   private idle(): void {
@@ -233,7 +363,7 @@ export class Server<S> {
     if (ms !== undefined && ms !== Infinity) {
       this.timer = setTimeout(() => {
         this.timer = undefined;
-        if (this.mode === "idle") this.enter(TIMEOUT);
+        if (this.mode === "idle") this.onMessage(TIMEOUT);
       }, ms);
     }
   }
@@ -307,7 +437,9 @@ export class Server<S> {
   ): Step {
     let r: unknown;
     try {
-      r = processContext.run(this.proc, () => this.invoke(kind, arg, from));
+      r = PUMP
+        ? this.invoke(kind, arg, from)
+        : processContext.run(this.proc, () => this.invoke(kind, arg, from));
     } catch (e) {
       return this.crash(e);
     }
@@ -448,7 +580,7 @@ export class Server<S> {
     if (impl.terminate === undefined) return this.end(reason, error);
     let r: unknown;
     try {
-      r = processContext.run(
+      r = PUMP ? impl.terminate(reason, this.state) : processContext.run(
         this.proc,
         () => impl.terminate!(reason, this.state),
       );
@@ -471,6 +603,7 @@ export class Server<S> {
     if (!isNormalReason(reason) && this.proc.alive) {
       this.report(reason, error);
     }
+    this.wake?.(STOP);
     this.finish?.(new ExitError(reason));
   }
 
@@ -482,7 +615,9 @@ export class Server<S> {
         `GenServer ${this.label} (${this.module.name}) terminating on node ${this.node.name}`,
         errorText(error, reason),
       ];
-      const m = this.lastMessage;
+      const m = this.lastMessage === DIRECT_CALL
+        ? tuple(G.gen_call, this.lastFrom, this.lastRequest)
+        : this.lastMessage;
       if (m !== undefined) {
         if (isTuple(m, G.gen_call, 3)) {
           const from = m[1];
@@ -590,7 +725,9 @@ export class Server<S> {
     if (local !== undefined) {
       let v: unknown;
       try {
-        v = processContext.run(this.proc, () => local(this.state));
+        v = PUMP
+          ? local(this.state)
+          : processContext.run(this.proc, () => local(this.state));
       } catch (e) {
         return failed(G.error, errorReason(e));
       }

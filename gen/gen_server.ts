@@ -258,6 +258,27 @@ export class GenServer {
   ): Promise<unknown> {
     const node = currentNode();
     const from = node.current();
+    if (typeof timeout === "number" && timeout >= 0) {
+      // An idle server of this node: served at once.
+      const s = idleLocal(node, server);
+      if (s !== undefined && s.proc !== from) {
+        const tag = node.makeRef();
+        const reply = s.callDirect(
+          request,
+          tuple(from.pid, new ImproperList([G.alias], tag)),
+          from,
+          tag,
+        );
+        const later = () =>
+          awaitReply(node, from, s.proc.pid, tag, timeout).catch((e) =>
+            callFailed(e, node, server, request, timeout)
+          );
+        if (reply instanceof Promise) {
+          return reply.then((r) => r === NO_REPLY ? later() : r);
+        }
+        return reply === NO_REPLY ? later() : Promise.resolve(reply);
+      }
+    }
     let t: number;
     let dest: ReturnType<typeof resolveServer>;
     try {
@@ -266,15 +287,7 @@ export class GenServer {
     } catch (e) {
       return Promise.reject(e);
     }
-    const fail = (e: unknown): never => {
-      const why = callReasonOf(e, node);
-      if (why === undefined) throw e;
-      throw new GenServerCallError(why, "call", [
-        serverTerm(server),
-        request,
-        timeoutTerm(t),
-      ]);
-    };
+    const fail = (e: unknown): never => callFailed(e, node, server, request, t);
     if (dest instanceof Promise) {
       return dest.then((pid) =>
         pid === undefined
@@ -315,6 +328,7 @@ export class GenServer {
    * `{ noreply: true, state }` there, keep `from`, reply from any process).
    */
   static reply(from: From, reply: unknown): void {
+    if (Server.captureReply(from, reply)) return;
     const node = currentNode();
     node.replyFrom(node.current(), from, reply);
   }
@@ -435,45 +449,49 @@ function callPid(
     }
     dest = pid;
   }
-  if (dest instanceof Pid && dest.node === node.name) {
-    const p = node.processOf(dest);
-    const server = p === undefined ? undefined : servers.get(p);
-    if (server !== undefined && server.isIdle) {
-      return directCall(node, from, server, dest, request, timeout);
-    }
-  }
   return node.genCallFrom(from, dest, request, timeout);
+}
+
+/** The idle noderl server `server` names on this node, if any. */
+function idleLocal(node: Node, server: ServerRef): Server<unknown> | undefined {
+  let pid: Pid | undefined;
+  if (server instanceof Pid) {
+    if (server.node !== node.name) return undefined;
+    pid = server;
+  } else if (typeof server === "string" || server instanceof Atom) {
+    pid = node.whereis(server);
+  } else return undefined;
+  if (pid === undefined) return undefined;
+  const p = node.processOf(pid);
+  if (p === undefined) return undefined;
+  const s = servers.get(p);
+  return s !== undefined && s.isIdle ? s : undefined;
+}
+
+/** A failed call as Elixir's exit (other errors as they are). */
+function callFailed(
+  e: unknown,
+  node: Node,
+  server: ServerRef,
+  request: unknown,
+  timeout: number,
+): never {
+  const why = callReasonOf(e, node);
+  if (why === undefined) throw e;
+  throw new GenServerCallError(why, "call", [
+    serverTerm(server),
+    request,
+    timeoutTerm(timeout),
+  ]);
 }
 
 const DOWN = Atom.of("DOWN");
 
 /**
- * A call to an idle server of this node: served at once, in the caller's
- * turn, exactly as its message would be on arrival — no message, monitor
- * or alias round trip unless the reply is deferred (a `noreply`, an async
- * callback) or the server stops; then the caller waits for the reply at
- * the alias, or the server's DOWN, as `genCall` does.
+ * Waits for the reply to a call served directly that did not answer at
+ * once (a `noreply`, an async callback, a stop): the reply comes to the
+ * alias in its tag, or the server's DOWN, as `genCall` waits.
  */
-function directCall(
-  node: Node,
-  from: Process,
-  server: Server<unknown>,
-  pid: Pid,
-  request: unknown,
-  timeout: number,
-): Promise<unknown> {
-  const tag = node.aliasFor(from);
-  const reply = server.directCall(
-    request,
-    tuple(from.pid, new ImproperList([G.alias], tag)),
-  );
-  if (reply !== NO_REPLY) {
-    node.unalias(tag);
-    return Promise.resolve(reply);
-  }
-  return awaitReply(node, from, pid, tag, timeout);
-}
-
 async function awaitReply(
   node: Node,
   from: Process,
