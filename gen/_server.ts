@@ -644,7 +644,12 @@ export class Server<S> {
 
   /** A `{system, From, Request}` message, as `sys` sends them. */
   private system(from: unknown, req: unknown): Step {
-    if (req === G.get_state) return this.sysReply(from, this.state);
+    if (req === G.get_state) {
+      const send = (ok: boolean) =>
+        this.sysReply(from, ok ? tuple(G.ok, this.state) : this.state);
+      const ok = okStyle(this.node, this.proc, from);
+      return ok instanceof Promise ? ok.then(send) : send(ok);
+    }
     if (req === G.suspend) {
       this.mode = "suspended";
       return this.sysReply(from, G.ok);
@@ -713,9 +718,12 @@ export class Server<S> {
           tuple(G.callback_failed, fun, tuple(cls, why)),
         ),
       );
-    const done = (v: unknown) => {
+    const done = (v: unknown): Step => {
       this.state = v as S;
-      this.sysReply(from, v);
+      const send = (ok: boolean) =>
+        this.sysReply(from, ok ? tuple(G.ok, v) : v);
+      const ok = okStyle(this.node, this.proc, from);
+      return ok instanceof Promise ? ok.then(send) : send(ok);
     };
     const local = typeof fun === "function"
       ? fun as (s: S) => unknown
@@ -762,6 +770,56 @@ export class Server<S> {
       30_000,
     ).then(done, (e) => failed(G.error, errorReason(e)));
   }
+}
+
+/** Per node: which peers' `sys` wants `{ok, State}` (see {@linkcode okStyle}). */
+const sysStyles = new WeakMap<Node, Map<string, boolean | Promise<boolean>>>();
+
+/**
+ * Whether the `sys` of the node `from` calls from expects `{ok, State}`
+ * from `get_state` and `replace_state` — OTP 26.1 and later (stdlib 5.1+)
+ * do, earlier ones take the bare state. Asked once per peer connection
+ * (`application:get_key(stdlib, vsn)` over rpc); callers on this node get
+ * `{ok, State}`.
+ */
+function okStyle(
+  node: Node,
+  proc: Process,
+  from: unknown,
+): boolean | Promise<boolean> {
+  const peer = from instanceof Tuple && from[0] instanceof Pid
+    ? from[0].node
+    : node.name;
+  if (peer === node.name) return true;
+  let styles = sysStyles.get(node);
+  if (styles === undefined) {
+    const m = styles = new Map();
+    sysStyles.set(node, m);
+    node.on("nodedown", (n: string) => m.delete(n));
+  }
+  const known = styles.get(peer);
+  if (known !== undefined) return known;
+  const m = styles;
+  const asking = node.callFrom(proc, peer, "application", "get_key", [
+    Atom.of("stdlib"),
+    Atom.of("vsn"),
+  ], 5000).then((r) => {
+    const vsn = r instanceof Tuple && r[0] === G.ok ? charText(r[1]) : "";
+    const [major, minor] = vsn.split(".").map(Number);
+    const ok = major > 5 || (major === 5 && minor >= 1);
+    m.set(peer, ok);
+    return ok;
+  }, () => {
+    m.delete(peer);
+    return false;
+  });
+  m.set(peer, asking);
+  return asking;
+}
+
+function charText(x: unknown): string {
+  if (typeof x === "string") return x;
+  return Array.isArray(x) ? String.fromCodePoint(...(x as number[])) : "";
 }
 
 /** Whether `from` is the `{Pid, Tag}` a call carries. @internal */
