@@ -75,6 +75,25 @@ function safeFormat(x: unknown): string {
   }
 }
 
+/** Reports of crashes a trapping link took, for its own report: the last 64. */
+const kept = new Map<string, string>();
+
+function keep(pid: Pid, text: string): void {
+  kept.set(pid.key, text);
+  if (kept.size > 64) kept.delete(kept.keys().next().value!);
+}
+
+/**
+ * The crash report of `pid` that was not logged because a linked process
+ * trapping exits took the exit — a supervisor includes it in its own
+ * report of the child's end. Taken once.
+ */
+export function takeCrashReport(pid: Pid): string | undefined {
+  const t = kept.get(pid.key);
+  if (t !== undefined) kept.delete(pid.key);
+  return t;
+}
+
 /**
  * Logs a crash report for `p` (unless a trapping link takes the exit) and
  * publishes it. `text` builds the report. Returns whether it was logged.
@@ -86,8 +105,10 @@ export function reportCrash(
   error: unknown,
   text: () => string,
 ): boolean {
-  const logged = !trappedByLink(node, p) && node.logger.enabled("error");
+  const trapped = trappedByLink(node, p);
+  const logged = !trapped && node.logger.enabled("error");
   if (logged) node.logger.error(text());
+  else if (trapped && node.logger.enabled("error")) keep(p.pid, text());
   publishProcessCrash({
     node: node.name,
     pid: p.pid,
