@@ -196,8 +196,9 @@ export class Server<S> {
     this.mode = "busy";
     if (PUMP) this.pump();
     const r = this.extras(extras);
-    if (r !== undefined) r.then(() => this.next());
-    else this.next();
+    if (r !== undefined) {
+      r.then(() => this.next()).catch((e) => this.fail(e));
+    } else this.next();
     return done;
   }
 
@@ -208,11 +209,15 @@ export class Server<S> {
         ? this.early.shift()
         : await new Promise<unknown>((r) => (this.wake = r));
       if (m === STOP || this.mode === "stopping") return;
-      if (m instanceof DirectItem) {
-        m.resolve(this.serveDirect(m.request, m.from, m.caller, m.tag));
-      } else {
-        this.timeoutMs = undefined;
-        this.drive(this.handle(m));
+      try {
+        if (m instanceof DirectItem) {
+          m.resolve(this.serveDirect(m.request, m.from, m.caller, m.tag));
+        } else {
+          this.timeoutMs = undefined;
+          this.drive(this.handle(m));
+        }
+      } catch (e) {
+        this.fail(e);
       }
     }
   }
@@ -325,7 +330,7 @@ export class Server<S> {
     let r = first;
     for (;;) {
       if (r !== undefined) {
-        r.then(() => this.next());
+        r.then(() => this.next()).catch((e) => this.fail(e));
         return;
       }
       if (this.mode !== "busy") {
@@ -556,6 +561,13 @@ export class Server<S> {
   }
 
   // ------------------------------------------------------------ stopping
+
+  /** The loop itself failed (a bug, or a hostile value): stop with it. */
+  private fail(e: unknown): void {
+    if (this.mode === "stopping") return;
+    const r = this.crash(e);
+    if (r !== undefined) r.catch(() => {});
+  }
 
   /** A callback threw: terminate with its error as the reason. */
   private crash(e: unknown): Step {
