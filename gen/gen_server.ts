@@ -460,6 +460,11 @@ function idleLocal(node: Node, server: ServerRef): Server<unknown> | undefined {
     pid = server;
   } else if (typeof server === "string" || server instanceof Atom) {
     pid = node.whereis(server);
+  } else if (
+    Array.isArray(server) && !(server instanceof Tuple) &&
+    String(server[1]) === node.name
+  ) {
+    pid = node.whereis(String(server[0]));
   } else return undefined;
   if (pid === undefined) return undefined;
   const p = node.processOf(pid);
