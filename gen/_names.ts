@@ -27,10 +27,13 @@ export type ServerRef =
  * registry can too.
  */
 export interface GlobalNameRegistry {
-  /** The pid registered under `name` cluster-wide, if any. */
-  whereis(node: Node, name: Atom): Pid | undefined | Promise<Pid | undefined>;
-  /** Registers `pid` under `name`; false when the name is taken. */
-  register(node: Node, name: Atom, pid: Pid): boolean | Promise<boolean>;
+  /** The pid registered under `name` (any term) cluster-wide, if any. */
+  whereis(
+    node: Node,
+    name: unknown,
+  ): Pid | undefined | Promise<Pid | undefined>;
+  /** Registers `pid` under `name` from `node`; false when the name is taken. */
+  register(node: Node, name: unknown, pid: Pid): boolean | Promise<boolean>;
 }
 
 let globalNames: GlobalNameRegistry | undefined;
@@ -47,13 +50,10 @@ export function setGlobalNameRegistry(
 
 const GLOBAL = Atom.of("global");
 
-/** The name of `{global, name}`, if `ref` is one. @internal */
-export function globalName(ref: unknown): Atom | undefined {
-  if (
-    ref instanceof Tuple && ref.length === 2 && ref[0] === GLOBAL
-  ) {
-    const n = ref[1];
-    return n instanceof Atom ? n : Atom.of(String(n));
+/** Wraps the name of `{global, name}` (any term), if `ref` is one. @internal */
+export function globalName(ref: unknown): { name: unknown } | undefined {
+  if (ref instanceof Tuple && ref.length === 2 && ref[0] === GLOBAL) {
+    return { name: ref[1] };
   }
   return undefined;
 }
@@ -106,7 +106,7 @@ export function resolveServer(
   | undefined
   | Promise<Pid | undefined> {
   const g = globalName(ref);
-  if (g !== undefined) return globalRegistry(what).whereis(node, g);
+  if (g !== undefined) return globalRegistry(what).whereis(node, g.name);
   if (!isServerRef(ref)) {
     throw new TypeError(
       `${what}: a server is a Pid, a registered name, [name, node] or {global, name}; got ${

@@ -589,18 +589,18 @@ function start<S, A>(
     };
     const proc: Process = node.spawnLocal(caller, async () => {
       if (global !== undefined) {
-        const taken = await globalRegistry(what).whereis(node, global);
+        const taken = await globalRegistry(what).whereis(node, global.name);
         const ok = taken === undefined &&
-          await globalRegistry(what).register(node, global, proc.pid);
+          await globalRegistry(what).register(node, global.name, proc.pid);
         if (!ok) {
           const holder = taken ?? await globalRegistry(what).whereis(
             node,
-            global,
+            global.name,
           );
           if (link) node.unlinkFrom(proc, caller.pid);
           fail(
             tuple(Atom.of("already_started"), holder ?? Atom.of("undefined")),
-            `the global name ${global.name} is taken`,
+            `the global name ${formatTerm(global.name)} is taken`,
           );
           throw new ExitError(G.normal);
         }

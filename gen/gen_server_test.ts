@@ -490,10 +490,10 @@ describe("GenServer across nodes", () => {
   test("{global, name} goes through the installed registry", async () => {
     const names = new Map<string, Pid>();
     const reg: GlobalNameRegistry = {
-      whereis: (_n, name) => names.get(name.name),
+      whereis: (_n, name) => names.get(String(name)),
       register: (_n, name, pid) => {
-        if (names.has(name.name)) return false;
-        names.set(name.name, pid);
+        if (names.has(String(name))) return false;
+        names.set(String(name), pid);
         return true;
       },
     };
