@@ -48,7 +48,7 @@ export function trappedByLink(node: CrashNode, p: Process): boolean {
 
 /** Stack frames of the runtime and of noderl's process runner: not shown. */
 const INTERNAL_FRAME =
-  /\(node:internal|at node:internal|\(ext:|at ext:|_context\.ts:|runInAsyncScope|processTicksAndRejections/;
+  /\(node:internal|at node:internal|\(ext:|at ext:|_context\.ts:|runInAsyncScope|processTicksAndRejections|at (<anonymous> \(|file:\/\/)\S*\/node\/node\.ts:/;
 
 /** A JavaScript error (or thrown value) as Elixir prints an exception. */
 export function errorText(error: unknown, reason?: unknown): string {
