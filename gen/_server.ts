@@ -337,6 +337,11 @@ export class Server<S> {
         if (this.mode === "suspended") this.suspendedLoop();
         return;
       }
+      if (this.proc.suspended !== undefined) {
+        // It sent on a busy connection: the next message waits for the drain.
+        this.proc.suspended.then(() => this.next()).catch((e) => this.fail(e));
+        return;
+      }
       const m = this.proc.takeFirst();
       if (m === EMPTY) break;
       this.timeoutMs = undefined;
@@ -352,12 +357,7 @@ export class Server<S> {
       return;
     }
     if (this.mode !== "busy") return;
-    const m = this.proc.takeFirst();
-    if (m === EMPTY) this.idle();
-    else {
-      this.timeoutMs = undefined;
-      this.drive(this.handle(m));
-    }
+    this.drive(undefined);
   }
 
   private idle(): void {
