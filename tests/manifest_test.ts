@@ -46,3 +46,8 @@ test("deno.json and package.json list the same subpaths and version", () => {
     assert.match(bin, /^\.\/dist\//);
   }
 });
+
+test("the version noderl-top and system_info report is the package's", async () => {
+  const { VERSION } = await import("../node/_version.ts");
+  assert.equal(VERSION, json("package.json").version);
+});
