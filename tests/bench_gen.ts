@@ -11,15 +11,17 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { atom, type Node, startNode, tuple } from "../node/mod.ts";
 import { type Peer, startPeer } from "../node/peer.ts";
 import { startRegistry } from "../node/registry.ts";
-import { type BeamNode, elixirPath, startBeamNode } from "./_beam.ts";
+import {
+  beamHelper,
+  type BeamNode,
+  elixirPath,
+  startBeamNode,
+} from "./_beam.ts";
 import type { BenchResult } from "./_bench.ts";
 
-const here = dirname(fileURLToPath(import.meta.url));
 const COOKIE = "genbench";
 const TS_ECHO = "Elixir.GenBench.Echo";
 const EX_ECHO = "Elixir.NoderlGen.Counter";
@@ -54,7 +56,7 @@ export async function benchGen(): Promise<BenchResult[]> {
     const haveElixir = elixirPath !== undefined;
     if (haveElixir) {
       const code = `Code.require_file(${
-        JSON.stringify(join(here, "beam", "noderl_gen.ex"))
+        JSON.stringify(beamHelper("noderl_gen.ex"))
       })\nNoderlGen.start()`;
       for (const name of ["gea@localhost", "geb@localhost"]) {
         beams.push(

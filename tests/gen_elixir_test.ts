@@ -10,22 +10,20 @@
  */
 import { after, before, describe } from "node:test";
 import assert from "node:assert/strict";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { startRegistry } from "../node/registry.ts";
 import { type Node, startNode } from "../node/node.ts";
 import { formatTerm } from "../node/format.ts";
 import { atom, type Pid, type Tuple, tuple } from "../node/terms.ts";
 import { Agent, GenServer, type GenServerImpl } from "../gen/mod.ts";
 import type { GenServerCallError } from "../gen/errors.ts";
-import { type BeamNode, noElixir, startBeamNode } from "./_beam.ts";
+import { beamHelper, type BeamNode, noElixir, startBeamNode } from "./_beam.ts";
 import { test } from "./_tags.ts";
 
 const tags = ["beam", "elixir", "distributed"];
-const here = dirname(fileURLToPath(import.meta.url));
-const elixirCode = `Code.require_file(${
-  JSON.stringify(join(here, "beam", "noderl_gen.ex"))
-})\nNoderlGen.start()`;
+const elixirCode = () =>
+  `Code.require_file(${
+    JSON.stringify(beamHelper("noderl_gen.ex"))
+  })\nNoderlGen.start()`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** The Stack of Elixir's GenServer guide, with a few requests for the tests. */
@@ -72,7 +70,7 @@ describe("GenServer and Agent: noderl ↔ Elixir", {
       name: EX,
       cookie: "gen",
       registryPort: registry.port,
-      elixir: elixirCode,
+      elixir: elixirCode(),
     });
   });
 

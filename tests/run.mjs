@@ -96,6 +96,9 @@ const MATRIX_FILES = [
   "tests/global_interop_test.ts",
   "tests/pg_interop_test.ts",
   "tests/pubsub_elixir_test.ts",
+  "tests/gen_elixir_test.ts",
+  "tests/introspection_interop_test.ts",
+  "tests/top_cli_test.ts",
 ];
 
 /** The Debian roots of the matrix (built by .ci/run). */
