@@ -150,7 +150,7 @@ for i <- 1..50, do: send(pid, i)`,
     assert.match(out, /CURRENT FUNCTION\n<0\.\d+\.\d+>\s+busy_mailbox\s+50\s/);
     assert.match(
       out,
-      /\n<0\.\d+\.\d+>\s+Elixir\.TopAgent\s+0\s+\d+\s+[\d.]+ [KM]?B\s+gen_server:loop\/7/,
+      /\n<0\.\d+\.\d+>\s+Elixir\.TopAgent\s+0\s+\d+\s+[\d.]+ [KM]?B\s+gen_server:loop\/\d/,
     );
     assert.match(out, /\n<0\.\d+\.\d+>\s+code_server\s/);
     // Real initial calls of proc_lib processes, as observer shows them.
