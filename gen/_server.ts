@@ -208,7 +208,15 @@ export class Server<S> {
       const m = this.early?.length
         ? this.early.shift()
         : await new Promise<unknown>((r) => (this.wake = r));
-      if (m === STOP || this.mode === "stopping") return;
+      if (m === STOP || this.mode === "stopping" || !this.proc.alive) {
+        // A call handed over meanwhile gets no reply from here: its caller
+        // waits for the server's DOWN.
+        if (m instanceof DirectItem) m.resolve(NO_REPLY);
+        for (const e of this.early?.splice(0) ?? []) {
+          if (e instanceof DirectItem) e.resolve(NO_REPLY);
+        }
+        return;
+      }
       try {
         if (m instanceof DirectItem) {
           m.resolve(this.serveDirect(m.request, m.from, m.caller, m.tag));

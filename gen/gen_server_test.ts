@@ -434,6 +434,24 @@ describe("GenServer on one node", () => {
     assert.equal(a.whereis("supervised_stack"), undefined);
   });
 
+  test("a call racing the server's death settles (a reply, or the exit)", async () => {
+    for (let i = 0; i < 20; i++) {
+      const pid = await GenServer.start(a, Stack, [1]);
+      const call = GenServer.call(pid, atom("pop"), 1000);
+      a.exit(pid, atom("kill"));
+      const r = await call.then(
+        (v) => ["reply", v],
+        (e: GenServerCallError) => ["exit", e.callReason],
+      );
+      assert.ok(
+        (r[0] === "reply" && r[1] === 1) ||
+          (r[0] === "exit" &&
+            (r[1] === atom("killed") || r[1] === atom("noproc"))),
+        `settled with ${formatTerm(r)}`,
+      );
+    }
+  });
+
   test("re-entrant casts between servers keep each server sequential", async () => {
     const Ping: GenServerImpl<unknown[], string> = {
       init: (peer) => ({ ok: true, state: [peer] }),
