@@ -411,11 +411,12 @@ describe("GenServer on one node", () => {
     assert.deepEqual(errors().filter((l) => /child crash/.test(l.message)), []);
   });
 
-  test("under a Supervisor: a crash restarts the server", async () => {
+  test("under a Supervisor: a crash restarts the server; one crash report, one restart", async () => {
     const sup = await Supervisor.start(a, [
       GenServer.childSpec(Stack, [0], { name: "supervised_stack" }),
-    ]);
+    ], { name: "Elixir.StackSup" });
     const first = a.whereis("supervised_stack")!;
+    logs.length = 0;
     await GenServer.call("supervised_stack", atom("crash")).catch(() => {});
     await eventually(
       "restarted",
@@ -427,6 +428,22 @@ describe("GenServer on one node", () => {
     assert.deepEqual(await GenServer.call("supervised_stack", atom("state")), [
       0,
     ]);
+    await sleep(20);
+    // The supervisor's report carries the server's own (last message, state).
+    assert.equal(errors().length, 1, JSON.stringify(logs));
+    const r = errors()[0].message;
+    assert.match(
+      r,
+      /^Child supervised_stack of Supervisor Elixir\.StackSup terminated \(#PID<gsa@localhost\.\d+\.\d+>\), restart: permanent\nGenServer supervised_stack \(Elixir\.Stack\) terminating/,
+    );
+    assert.match(r, /\*\* \(TypeError\) stack crashed on purpose/);
+    assert.match(r, /Last message \(from #PID<.*>\): crash\nState: \[0\]/);
+    const infos = logs.filter((l) => l.level === "info");
+    assert.equal(infos.length, 1);
+    assert.match(
+      infos[0].message,
+      /^Child supervised_stack of Supervisor Elixir\.StackSup restarted as #PID<gsa@localhost\.\d+\.\d+>$/,
+    );
     const [child] = await Supervisor.whichChildren(sup);
     assert.equal(child.id, "supervised_stack");
     assert.deepEqual(child.modules, ["Elixir.Stack"]);
