@@ -20,15 +20,7 @@ import type { Node } from "../node/node.ts";
 import { errorReason } from "../node/_reason.ts";
 import { EMPTY, type Process } from "../node/process.ts";
 import { errorText, reportCrash } from "../node/_crash_report.ts";
-import {
-  Atom,
-  ExportFun,
-  Fun,
-  Pid,
-  type Ref,
-  Tuple,
-  tuple,
-} from "../node/terms.ts";
+import { Atom, ExportFun, Fun, Pid, Tuple, tuple } from "../node/terms.ts";
 import type { From, GenServerImpl } from "./gen_server.ts";
 
 /** Atoms of the generic server protocols. @internal */
@@ -134,8 +126,6 @@ class DirectItem {
   constructor(
     readonly request: unknown,
     readonly from: Tuple,
-    readonly caller: Process,
-    readonly tag: Ref,
     readonly resolve: (reply: unknown) => void,
   ) {}
 }
@@ -219,7 +209,7 @@ export class Server<S> {
       }
       try {
         if (m instanceof DirectItem) {
-          m.resolve(this.serveDirect(m.request, m.from, m.caller, m.tag));
+          m.resolve(this.serveDirect(m.request, m.from));
         } else {
           this.timeoutMs = undefined;
           this.drive(this.handle(m));
@@ -255,33 +245,20 @@ export class Server<S> {
    * the reply, or {@linkcode NO_REPLY} when the server replies later (or
    * not at all); that reply then comes as a message to `from`'s tag.
    */
-  callDirect(
-    request: unknown,
-    from: Tuple,
-    caller: Process,
-    tag: Ref,
-  ): unknown {
+  callDirect(request: unknown, from: Tuple): unknown {
     if (PUMP) {
       return new Promise((resolve) =>
-        this.wakeWith(new DirectItem(request, from, caller, tag, resolve))
+        this.wakeWith(new DirectItem(request, from, resolve))
       );
     }
     this.cancelTimer();
     this.proc.handler = undefined;
     this.mode = "busy";
-    return this.serveDirect(request, from, caller, tag);
+    return this.serveDirect(request, from);
   }
 
-  /**
-   * The call's reply, or {@linkcode NO_REPLY} — then the caller's alias
-   * `tag` is made, for the reply to come to later.
-   */
-  private serveDirect(
-    request: unknown,
-    from: Tuple,
-    caller: Process,
-    tag: Ref,
-  ): unknown {
+  /** The call's reply, or {@linkcode NO_REPLY} (it comes to `from` later). */
+  private serveDirect(request: unknown, from: Tuple): unknown {
     this.proc.reductions++;
     this.timeoutMs = undefined;
     this.lastMessage = DIRECT_CALL;
@@ -298,7 +275,6 @@ export class Server<S> {
     }
     const r = this.directReply;
     this.directReply = NO_REPLY;
-    if (r === NO_REPLY && caller.alive) this.node.aliasAs(caller, tag);
     return r;
   }
 

@@ -262,21 +262,26 @@ export class GenServer {
       // An idle server of this node: served at once.
       const s = idleLocal(node, server);
       if (s !== undefined && s.proc !== from) {
-        const tag = node.makeRef();
+        // The tag is an alias from the start: a reply made by any means —
+        // also the node's reply() — during the callback reaches the caller.
+        const tag = node.aliasFor(from);
         const reply = s.callDirect(
           request,
           tuple(from.pid, new ImproperList([G.alias], tag)),
-          from,
-          tag,
         );
-        const later = () =>
-          awaitReply(node, from, s.proc.pid, tag, timeout).catch((e) =>
-            callFailed(e, node, server, request, timeout)
-          );
-        if (reply instanceof Promise) {
-          return reply.then((r) => r === NO_REPLY ? later() : r);
-        }
-        return reply === NO_REPLY ? later() : Promise.resolve(reply);
+        const got = (r: unknown) => {
+          if (r === NO_REPLY) {
+            return awaitReply(node, from, s.proc.pid, tag, timeout).catch((
+              e,
+            ) => callFailed(e, node, server, request, timeout));
+          }
+          node.unalias(tag);
+          return r;
+        };
+        if (reply instanceof Promise) return reply.then(got);
+        return reply === NO_REPLY ? got(reply) as Promise<unknown> : (
+          node.unalias(tag), Promise.resolve(reply)
+        );
       }
     }
     let t: number;

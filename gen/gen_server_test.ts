@@ -9,6 +9,7 @@ import { startRegistry } from "../node/registry.ts";
 import { type Node, startNode } from "../node/node.ts";
 import {
   receive,
+  reply,
   self,
   send,
   sleep,
@@ -84,6 +85,15 @@ const Stack: GenServerImpl<unknown[], unknown[]> = {
       return { noreply: true, state };
     }
     if (req === atom("never")) return { noreply: true, state };
+    if (req === atom("node_reply")) {
+      // The node-level reply, during the callback, then noreply.
+      reply(from, atom("via_node"));
+      return { noreply: true, state };
+    }
+    if (req === atom("gen_reply")) {
+      GenServer.reply(from, atom("via_gen"));
+      return { noreply: true, state };
+    }
     if (req === atom("crash")) throw new TypeError("stack crashed on purpose");
     if (req === atom("stop")) {
       return { stop: atom("normal"), reply: atom("stopping"), state };
@@ -177,6 +187,13 @@ describe("GenServer on one node", () => {
   test("deferred replies, async callbacks, order of messages", async () => {
     const pid = await GenServer.start(a, Stack, []);
     assert.equal(await GenServer.call(pid, atom("later")), atom("later_reply"));
+    // A reply made during the callback by any means arrives (the call is
+    // served directly here, and through messages from another node).
+    assert.equal(
+      await GenServer.call(pid, atom("node_reply")),
+      atom("via_node"),
+    );
+    assert.equal(await GenServer.call(pid, atom("gen_reply")), atom("via_gen"));
     // While an async call is pending, casts wait their turn.
     const slow = GenServer.call(pid, tuple(atom("slow"), 30));
     GenServer.cast(pid, "after-slow");
@@ -509,6 +526,13 @@ describe("GenServer across nodes", () => {
     assert.equal(
       await GenServer.call(["remote_stack", "gsb@localhost"], atom("later")),
       atom("later_reply"),
+    );
+    assert.equal(
+      await GenServer.call(
+        ["remote_stack", "gsb@localhost"],
+        atom("node_reply"),
+      ),
+      atom("via_node"),
     );
     const e = await GenServer.call(["nobody", "gsb@localhost"], atom("x"))
       .then(unexpected, caught);
