@@ -1,11 +1,13 @@
 /**
  * Server references — a pid, a local name, `[name, node]`, `{global, name}`
  * — and the extension point through which `{global, name}` is resolved
- * and registered: {@linkcode setGlobalNameRegistry}. Internal, but for
- * that function (re-exported by `gen/mod.ts`).
+ * and registered: noderl's `global` by default, else what
+ * {@linkcode setGlobalNameRegistry} installs. Internal, but for that
+ * function and the default (re-exported by `gen/mod.ts`).
  *
  * @module
  */
+import { registerGlobal, whereisGlobal } from "../node/global.ts";
 import type { Node } from "../node/node.ts";
 import { Atom, Pid, Tuple, tuple } from "../node/terms.ts";
 
@@ -36,11 +38,19 @@ export interface GlobalNameRegistry {
   register(node: Node, name: unknown, pid: Pid): boolean | Promise<boolean>;
 }
 
-let globalNames: GlobalNameRegistry | undefined;
+/** noderl's `global` (node/global.ts), the registry used unless another is installed. */
+export const noderlGlobalNames: GlobalNameRegistry = {
+  whereis: (node, name) => whereisGlobal(name, node),
+  register: (node, name, pid) => registerGlobal(name, pid, { node }),
+};
+
+let globalNames: GlobalNameRegistry | undefined = noderlGlobalNames;
 
 /**
- * Installs (or, with `undefined`, removes) the registry that
- * `{global, name}` server names use in `GenServer` and `Agent`.
+ * Installs the registry that `{global, name}` server names use in
+ * `GenServer` and `Agent` — by default {@linkcode noderlGlobalNames},
+ * noderl's `global`, which BEAM nodes of the cluster share; `undefined`
+ * removes it.
  */
 export function setGlobalNameRegistry(
   registry: GlobalNameRegistry | undefined,
@@ -62,7 +72,7 @@ export function globalName(ref: unknown): { name: unknown } | undefined {
 export function globalRegistry(what: string): GlobalNameRegistry {
   if (globalNames === undefined) {
     throw new TypeError(
-      `${what}: {global, name} needs a global name registry, and none is installed (noderl's global module installs one; or call setGlobalNameRegistry)`,
+      `${what}: {global, name} needs a global name registry, and none is installed (setGlobalNameRegistry(noderlGlobalNames) installs noderl's global)`,
     );
   }
   return globalNames;

@@ -22,7 +22,12 @@ import { atom, type Pid, Tuple, tuple } from "../node/terms.ts";
 import { Supervisor } from "../task/mod.ts";
 import { type From, GenServer, type GenServerImpl } from "./gen_server.ts";
 import { GenServerCallError, GenServerStartError } from "./errors.ts";
-import { type GlobalNameRegistry, setGlobalNameRegistry } from "./_names.ts";
+import {
+  type GlobalNameRegistry,
+  noderlGlobalNames,
+  setGlobalNameRegistry,
+} from "./_names.ts";
+import { syncGlobal, whereisGlobal } from "../node/global.ts";
 
 let registry: Awaited<ReturnType<typeof startRegistry>>;
 let a: Node, b: Node;
@@ -557,6 +562,7 @@ describe("GenServer across nodes", () => {
       },
     };
     const g = tuple(atom("global"), atom("gstack"));
+    setGlobalNameRegistry(undefined);
     await assert.rejects(
       GenServer.start(a, Stack, [], { name: g }),
       /needs a global name registry/,
@@ -580,8 +586,44 @@ describe("GenServer across nodes", () => {
         "{noproc,{'Elixir.GenServer',call,[{global,gstack},pop,5000]}}",
       );
     } finally {
-      setGlobalNameRegistry(undefined);
+      setGlobalNameRegistry(noderlGlobalNames);
     }
+  });
+
+  test("{global, name} with noderl's global: registered cluster-wide, gone when the server ends", async () => {
+    const g = tuple(atom("global"), tuple(atom("stack"), "any term"));
+    // As global:sync() after connecting: both nodes know each other.
+    await syncGlobal(undefined, { node: a });
+    await syncGlobal(undefined, { node: b });
+    const pid = await GenServer.start(a, Stack, [1, 2], { name: g });
+    // From the other node, by the global name (global synced the name).
+    const fromB = await new Promise((resolve, reject) =>
+      b.spawn(async () => {
+        try {
+          resolve(await GenServer.call(g, atom("pop")));
+        } catch (e) {
+          reject(e);
+        }
+      })
+    );
+    assert.equal(fromB, 1);
+    const e = await GenServer.start(b, Stack, [], { name: g }).then(
+      unexpected,
+      caught,
+    );
+    assert.equal(
+      formatTerm(e.reason),
+      `{already_started,${formatTerm(pid)}}`,
+    );
+    GenServer.cast(g, "cast");
+    assert.deepEqual(await GenServer.call(g, atom("state")), ["cast", 2]);
+    await GenServer.stop(g);
+    await eventually(
+      "unregistered",
+      () => whereisGlobal(g[1], a) === undefined,
+    );
+    const e2 = await GenServer.call(g, atom("pop")).then(unexpected, caught);
+    assert.equal(e2.callReason, atom("noproc"));
   });
 });
 

@@ -20,6 +20,7 @@ export {
 export { GenServerCallError, GenServerStartError } from "./errors.ts";
 export {
   type GlobalNameRegistry,
+  noderlGlobalNames,
   type ServerRef,
   setGlobalNameRegistry,
 } from "./_names.ts";

@@ -15,6 +15,7 @@ import { type Node, startNode } from "../node/node.ts";
 import { formatTerm } from "../node/format.ts";
 import { atom, type Pid, type Tuple, tuple } from "../node/terms.ts";
 import { Agent, GenServer, type GenServerImpl } from "../gen/mod.ts";
+import { syncGlobal } from "../node/global.ts";
 import type { GenServerCallError } from "../gen/errors.ts";
 import { beamHelper, type BeamNode, noElixir, startBeamNode } from "./_beam.ts";
 import { test } from "./_tags.ts";
@@ -291,6 +292,33 @@ describe("GenServer and Agent: noderl ↔ Elixir", {
         /a JavaScript function cannot be sent to another node/,
       );
       await Agent.stop(agent);
+    },
+  );
+
+  test(
+    "{global, name}: Elixir calls a noderl server, noderl calls an Elixir server",
+    {
+      tags,
+    },
+    async () => {
+      await ts.connect(EX);
+      await syncGlobal(undefined, { node: ts });
+      const g = tuple(atom("global"), atom("noderl_stack"));
+      const pid = await GenServer.start(ts, Stack, [7, 8], { name: g });
+      assert.equal(await fmt(onElixir("call", [g, atom("pop")])), "{ok,7}");
+      await onElixir("cast", [g, "from elixir"]);
+      assert.deepEqual(await GenServer.call(g, atom("state")), [
+        "from elixir",
+        8,
+      ]);
+      const exCounter = tuple(atom("global"), atom("noderl_gen_counter"));
+      const n = await GenServer.call(exCounter, atom("get")) as number;
+      assert.equal(await GenServer.call(exCounter, atom("inc")), n + 1);
+      await GenServer.stop(pid);
+      assert.match(
+        await fmt(onElixir("call", [g, atom("pop")])),
+        /^\{exit,\{noproc,\{'Elixir.GenServer',call,\[\{global,noderl_stack\},pop,5000\]\}\}\}$/,
+      );
     },
   );
 

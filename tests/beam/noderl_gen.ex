@@ -23,6 +23,7 @@ defmodule NoderlGen do
   def start do
     {:ok, _} = GenServer.start(NoderlGen.Counter, 0, name: NoderlGen.Counter)
     {:ok, _} = Agent.start(fn -> [:a, :b] end, name: NoderlGen.Bag)
+    {:ok, _} = GenServer.start(NoderlGen.Counter, 100, name: {:global, :noderl_gen_counter})
     :ok
   end
 
