@@ -5,8 +5,8 @@
  *
  * This root module is the library: everything of `noderl/node` (nodes,
  * processes, terms, the registry, global, pg, peers), of `noderl/task`
- * (Supervisor, Task, TaskSupervisor, Application) and of `noderl/pubsub`
- * (Phoenix.PubSub). The applications of the seeds live on their own
+ * (Supervisor, Task, TaskSupervisor, Application), of `noderl/gen`
+ * (GenServer, Agent) and of `noderl/pubsub` (Phoenix.PubSub). The applications of the seeds live on their own
  * subpaths, `noderl/router` (the KV store and its router) and
  * `noderl/chat`; `noderl/testing` holds tagged tests.
  *
@@ -28,4 +28,5 @@
  */
 export * from "./node/mod.ts";
 export * from "./task/mod.ts";
+export * from "./gen/mod.ts";
 export * from "./pubsub/mod.ts";

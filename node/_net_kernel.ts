@@ -28,6 +28,11 @@ import type { Node } from "./node.ts";
 import type { Process } from "./process.ts";
 import { lookupNode } from "./registry_client.ts";
 import { Atom, tuple } from "./terms.ts";
+import {
+  publishConnect,
+  publishDisconnect,
+  publishHandshakeFailure,
+} from "./diagnostics.ts";
 
 /** What the net kernel needs to know of its node. */
 export interface NetKernelConfig {
@@ -253,6 +258,13 @@ export class NetKernel {
         lookupFailure(node, registryHost, registryPort, local, e),
       );
     }
+    this.node.logger.trace(
+      "registry",
+      () =>
+        `lookup of ${alive} at ${registryHost}:${registryPort}: ${
+          info ? `port ${info.port}` : "not registered"
+        }`,
+    );
     if (!info) {
       throw new NoConnectionError(
         node,
@@ -262,6 +274,10 @@ export class NetKernel {
     const socket = this.config.tls
       ? await this.config.tls.connect(node, address, info.port, deadline)
       : await connectSocket(node, address, info.port, deadline);
+    this.node.logger.trace(
+      "handshake",
+      () => `to ${node} at ${address}:${info.port}: started`,
+    );
     d.socket = socket;
     this.handshaking.add(socket);
     let peer: HandshakePeer;
@@ -288,6 +304,7 @@ export class NetKernel {
           e as Error,
         );
       }
+      this.handshakeFailed(node, "out", e);
       throw this.config.tls ? this.config.tls.explain(e) : e;
     } finally {
       this.handshaking.delete(socket);
@@ -336,6 +353,10 @@ export class NetKernel {
     socket.setNoDelay(true);
     socket.on("error", () => {});
     this.handshaking.add(socket);
+    this.node.logger.trace(
+      "handshake",
+      () => `from ${socket.remoteAddress}:${socket.remotePort}: started`,
+    );
     let claimed: string | undefined;
     acceptHandshake(
       socket,
@@ -366,9 +387,15 @@ export class NetKernel {
         socket.destroy();
         const why = this.config.tls ? this.config.tls.explain(e) : e;
         // Our own refusal of the losing side of a simultaneous connect is
-        // no failure; anything else is logged (at a bounded rate).
+        // no failure; anything else is traced, published and logged (at a
+        // bounded rate).
         const text = (why as Error).message;
         if (!this.stopped && !/refused \(nok\)$/.test(text)) {
+          this.handshakeFailed(
+            e instanceof HandshakeError ? e.peer : "?",
+            "in",
+            why,
+          );
           this.node.peerLog.line("failed handshakes", text);
         }
       },
@@ -433,6 +460,25 @@ export class NetKernel {
       for (const w of waiters) w(c);
     }
     c.start(peer.rest);
+    const hidden = (peer.flags & DFLAG.PUBLISHED) === 0n;
+    node.logger.trace(
+      "handshake",
+      () =>
+        `with ${peer.name}: ok, flags 0x${
+          peer.flags.toString(16)
+        }, creation ${peer.creation}`,
+    );
+    node.logger.trace(
+      "connection",
+      () => `connected to ${peer.name}${hidden ? " (hidden)" : ""}`,
+    );
+    publishConnect({
+      node: node.name,
+      peer: peer.name,
+      hidden,
+      flags: peer.flags,
+      creation: peer.creation,
+    });
     node.emit("nodeup", peer.name);
     return c;
   }
@@ -460,7 +506,24 @@ export class NetKernel {
       tlsDeadline.set(s, deadline);
       this.accept(s);
     }, (e: Error) => {
-      if (!this.stopped) this.node.peerLog.line("failed handshakes", e.message);
+      if (this.stopped) return;
+      this.handshakeFailed("?", "in", e);
+      this.node.peerLog.line("failed handshakes", e.message);
+    });
+  }
+
+  /** Traces and publishes a failed handshake. */
+  private handshakeFailed(peer: string, dir: "in" | "out", e: unknown): void {
+    const error = e instanceof Error ? e : new Error(String(e));
+    this.node.logger.trace(
+      "handshake",
+      () => `${dir === "out" ? "to" : "from"} ${peer} failed: ${error.message}`,
+    );
+    publishHandshakeFailure({
+      node: this.node.name,
+      peer,
+      direction: dir,
+      error,
     });
   }
 
@@ -542,6 +605,8 @@ export class NetKernel {
         n.deliverProcess(p, tuple(A.nodedown, Atom.of(node)));
       }
     }
+    n.logger.trace("connection", () => `${node} is down: ${reason}`);
+    publishDisconnect({ node: n.name, peer: node, reason });
     if (!this.stopped) n.emit("nodedown", node, reason);
   }
 

@@ -122,3 +122,18 @@ export {
   type PgScopeMonitor,
   startPg,
 } from "./pg.ts";
+export {
+  DEBUG_CATEGORIES,
+  type DebugCategory,
+  Logger,
+  type LoggerOptions,
+  type LogLevel,
+  type LogSink,
+} from "./logger.ts";
+export {
+  type ConnectEvent,
+  diagnosticsChannels,
+  type DisconnectEvent,
+  type HandshakeFailureEvent,
+  type ProcessCrashEvent,
+} from "./diagnostics.ts";

@@ -50,6 +50,9 @@ import {
   type Registration,
 } from "./registry_client.ts";
 import { Atom, ImproperList, Pid, Ref, Tuple, tuple } from "./terms.ts";
+import { type DebugCategory, Logger, type LogLevel } from "./logger.ts";
+import { processCrashed } from "./_crash_report.ts";
+import { installIntrospection } from "./_introspection.ts";
 
 const A_GLOBAL = Atom.of("global");
 
@@ -152,8 +155,23 @@ export interface NodeOptions {
   maxOutputBuffer?: number;
   /** Where this node's group leader writes. When absent: standard output. */
   stdout?: (text: string) => void;
-  /** Where the node reports problems. When absent: standard error, prefixed. */
-  log?: (message: string) => void;
+  /**
+   * Where the node's logger writes (problems, crash reports, debug traces).
+   * When absent: standard error, prefixed with the node's name and the level.
+   */
+  log?: (message: string, level: LogLevel) => void;
+  /**
+   * The logger's level: messages below it are dropped; `"none"` silences
+   * the node (crash reports too), as tests may want.
+   * @default {"info"}
+   */
+  logLevel?: LogLevel | "none";
+  /**
+   * Debug traces (connections, handshakes, the registry): `true` for all,
+   * or a list of categories. When absent: from `NODERL_DEBUG` (`1`, `all`,
+   * or `connection,handshake,…`), else on when `NODE_DEBUG` names `noderl`.
+   */
+  debug?: boolean | string | readonly DebugCategory[];
 }
 
 /** Options for spawning a process. */
@@ -272,7 +290,9 @@ export class Node extends EventEmitter<NodeEvents> {
   readonly calls: GenCalls;
   /** Group-leader I/O. @internal */
   readonly io: IoServer;
-  /** Reports a problem (the `log` option). @internal */
+  /** This node's logger (levels, debug traces); crash reports go through it. */
+  readonly logger: Logger;
+  /** Reports a problem (a warning on the logger). @internal */
   readonly log: (message: string) => void;
   /** Reports what peers cause, at a bounded rate. @internal */
   readonly peerLog: RateLimitedLog;
@@ -320,8 +340,13 @@ export class Node extends EventEmitter<NodeEvents> {
     this.registration = init.registration;
     this.creation = init.registration.creation;
     this.options = options;
-    this.log = options.log ??
-      ((m) => process.stderr.write(`[noderl ${this.name}] ${m}\n`));
+    this.logger = new Logger({
+      name: this.name,
+      level: options.logLevel,
+      sink: options.log,
+      debug: options.debug,
+    });
+    this.log = (m) => this.logger.warning(m);
     this.peerLog = new RateLimitedLog(this.log);
     this.io = new IoServer(
       this,
@@ -371,6 +396,11 @@ export class Node extends EventEmitter<NodeEvents> {
     });
     installErpc(this);
     installBuiltins(this);
+    installIntrospection(this);
+    this.logger.trace(
+      "registry",
+      `registered ${this.name} (port ${this.port}, creation ${this.creation}) with the registry at ${init.registryHost}:${init.registryPort}`,
+    );
 
     this.registration.closed.then(() => {
       if (!this.stopped) {
@@ -607,6 +637,7 @@ export class Node extends EventEmitter<NodeEvents> {
   ): Process {
     const p = this.addProcess(new Process(this.newPid(), groupLeader));
     p.label = `${mod}.${fun}/${args.length}`;
+    p.initialCall = tuple(Atom.of(mod), Atom.of(fun), args.length);
     if (options.link) p.links.set(requester.key, requester);
     if (options.monitorRef) {
       p.monitoredBy.set(options.monitorRef.key, {
@@ -659,7 +690,9 @@ export class Node extends EventEmitter<NodeEvents> {
         else this.terminate(p, A.normal);
       });
     } catch (e) {
-      this.terminate(p, errorReason(e));
+      const reason = errorReason(e);
+      if (p.alive) processCrashed(this, p, e, reason);
+      this.terminate(p, reason);
     }
   }
 
@@ -952,7 +985,11 @@ export class Node extends EventEmitter<NodeEvents> {
             (e as Error)?.message ?? String(e)
           }): ${briefTerm(message)}`,
         );
-      } else this.terminate(p, errorReason(e));
+      } else {
+        const reason = errorReason(e);
+        if (p.alive) processCrashed(this, p, e, reason);
+        this.terminate(p, reason);
+      }
     }
   }
 
@@ -1614,7 +1651,11 @@ function processDone(): void {
 /** A process's function threw or rejected: it ends with that error. */
 function processFailed(e: unknown): void {
   const p = processContext.getStore();
-  if (p !== undefined) (p.owner as Node).terminate(p, errorReason(e));
+  if (p === undefined) return;
+  const node = p.owner as Node;
+  const reason = errorReason(e);
+  if (p.alive) processCrashed(node, p, e, reason);
+  node.terminate(p, reason);
 }
 
 /**

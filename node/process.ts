@@ -55,6 +55,9 @@ export interface MonitoringEntry {
   byName?: [string, string];
 }
 
+/** What {@linkcode Process.takeFirst} returns from an empty mailbox. */
+export const EMPTY: unique symbol = Symbol("empty mailbox");
+
 /**
  * How a handler process (a native one, no mailbox loop) takes messages.
  *
@@ -112,6 +115,12 @@ export class Process {
    * connection: its next `receive` (and `sleep`, call) waits for this.
    */
   suspended: Promise<void> | undefined;
+  /** `{Module, Function, Arity}` it started with (`process_info(P, initial_call)`). */
+  initialCall: unknown;
+  /** Its process dictionary, as far as noderl keeps one (`$initial_call`, `$ancestors`). */
+  dictionary: Map<unknown, unknown> | undefined;
+  /** Messages delivered to it: reported as its reductions. */
+  reductions = 0;
 
   /** The mailbox: the shared empty array until a message waits. */
   private queue: unknown[] = NO_MESSAGES;
@@ -180,9 +189,15 @@ export class Process {
     return this.queue.slice(this.head);
   }
 
+  /** Whether a receive is waiting (the process is idle). */
+  get waiting(): boolean {
+    return this.waiter !== null;
+  }
+
   /** Puts a message in the mailbox (or hands it to a waiting receive). */
   deliver(message: unknown): void {
     if (!this.alive) return;
+    this.reductions++;
     if (this.handler !== undefined) {
       this.handler(message, this);
       return;
@@ -332,6 +347,14 @@ export class Process {
     } else {
       this.queue.splice(i, 1);
     }
+  }
+
+  /** Takes the oldest message without waiting; {@linkcode EMPTY} if there is none. */
+  takeFirst(): unknown {
+    if (this.head >= this.queue.length) return EMPTY;
+    const m = this.queue[this.head];
+    this.take(this.head);
+    return m;
   }
 
   /** Removes every message `matcher` accepts; returns them. */

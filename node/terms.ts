@@ -282,9 +282,10 @@ export class Ref {
     this.creation = creation;
     this.ids = ids;
   }
-  /** A string that identifies this reference, for use as a map key. */
+  #key: string | undefined;
+  /** A string that identifies this reference, for use as a map key (made once). */
   get key(): string {
-    return `${this.node}|${this.creation}|${this.ids.join(".")}`;
+    return this.#key ??= `${this.node}|${this.creation}|${this.ids.join(".")}`;
   }
   /** True when `other` is the same reference. */
   equals(other: unknown): boolean {

@@ -7,6 +7,11 @@
  *
  * @module
  */
+import {
+  childRestarted,
+  childTerminated,
+  intensityReached,
+} from "./_child_reports.ts";
 import type { Node } from "../node/node.ts";
 import type { Process } from "../node/process.ts";
 import { A, isTuple } from "../node/_atoms.ts";
@@ -97,6 +102,11 @@ export class SupervisorServer {
     this.intensity = new RestartIntensity(opts.maxRestarts, opts.maxSeconds);
   }
 
+  /** Its registered name, else its pid, for reports. */
+  private get label(): string {
+    return this.proc.registeredName ?? String(this.proc.pid);
+  }
+
   async init(specs: Required<ChildSpec>[]): Promise<void> {
     for (const spec of specs) {
       const c: ChildState = { spec, pid: undefined };
@@ -151,6 +161,14 @@ export class SupervisorServer {
   }
 
   private async childExited(c: ChildState, reason: unknown): Promise<void> {
+    childTerminated(
+      this.node,
+      this.label,
+      c.spec.id,
+      c.pid,
+      reason,
+      c.spec.restart,
+    );
     c.pid = undefined;
     const r = c.spec.restart;
     if (r === "temporary") {
@@ -177,6 +195,7 @@ export class SupervisorServer {
       for (;;) {
         try {
           g.pid = await this.startChild(g.spec);
+          childRestarted(this.node, this.label, g.spec.id, g.pid);
           break;
         } catch {
           // As OTP: a failed restart counts as a restart, and is tried again.
@@ -187,6 +206,8 @@ export class SupervisorServer {
   }
 
   private async giveUp(): Promise<never> {
+    const { maxRestarts, maxSeconds } = this.opts;
+    intensityReached(this.node, this.label, maxRestarts, maxSeconds);
     await this.terminateAll();
     throw new ExitError(A.shutdown);
   }

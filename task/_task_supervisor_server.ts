@@ -11,6 +11,11 @@
  *
  * @module
  */
+import {
+  childRestarted,
+  childTerminated,
+  intensityReached,
+} from "./_child_reports.ts";
 import type { Node } from "../node/node.ts";
 import type { Process } from "../node/process.ts";
 import { A, isTuple } from "../node/_atoms.ts";
@@ -277,12 +282,20 @@ export class TaskSupervisorServer {
 
   private childExited(c: ChildRec, reason: unknown): void {
     this.children.delete(c.pid.key);
+    const label = this.proc.registeredName ?? String(this.proc.pid);
+    childTerminated(this.node, label, "a task", c.pid, reason, c.restart);
     if (this.stopping || !restarts(c.restart, reason)) return;
     if (!this.intensity.add()) {
+      intensityReached(
+        this.node,
+        label,
+        this.intensity.maxRestarts,
+        this.intensity.maxSeconds,
+      );
       this.stop(A.shutdown);
       return;
     }
-    c.respawn();
+    childRestarted(this.node, label, "a task", c.respawn().pid);
   }
 
   /** Stops children as their shutdown says, all at once; resolves when all are gone. */

@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every noderl figure beside the BEAM's, measured in the
  * same run, with ratios. `--only NAME` runs one suite (codec, registry,
- * transport, tasks, large, pubsub, tls).
+ * transport, tasks, large, pubsub, tls, genserver).
  *
  * @module
  */
@@ -12,6 +12,7 @@ import { benchCodec } from "./bench_codec.ts";
 import { benchLarge } from "./bench_large.ts";
 import { benchPubsub } from "./bench_pubsub.ts";
 import { benchRegistry } from "./bench_registry.ts";
+import { benchGen } from "./bench_gen.ts";
 import { benchTasks } from "./bench_tasks.ts";
 import { benchTls } from "./bench_tls.ts";
 import { benchTransport } from "./bench_transport.ts";
@@ -27,6 +28,7 @@ const suites: Record<
   large: benchLarge,
   pubsub: benchPubsub,
   tls: benchTls,
+  genserver: benchGen,
 };
 
 const { values } = parseArgs({

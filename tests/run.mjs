@@ -73,12 +73,20 @@ function findTests(dir) {
   return out;
 }
 
-const files = args.positionals.length > 0
-  ? args.positionals
-  : ["node", "task", "router", "chat", "pubsub", "testing", "tests", "examples"]
-    .flatMap((
-      d,
-    ) => findTests(join(root, d))).sort();
+const files = args.positionals.length > 0 ? args.positionals : [
+  "node",
+  "task",
+  "gen",
+  "router",
+  "chat",
+  "pubsub",
+  "testing",
+  "tests",
+  "examples",
+]
+  .flatMap((
+    d,
+  ) => findTests(join(root, d))).sort();
 
 // ---------------------------------------------------------------- the OTP matrix
 
@@ -98,6 +106,9 @@ const MATRIX_FILES = [
   "tests/pubsub_elixir_test.ts",
   "tests/tls_test.ts",
   "tests/errors_interop_test.ts",
+  "tests/gen_elixir_test.ts",
+  "tests/introspection_interop_test.ts",
+  "tests/top_cli_test.ts",
 ];
 
 /** The Debian roots of the matrix (built by .ci/run). */
@@ -346,6 +357,7 @@ const sources = [
   "mod.ts",
   "node",
   "task",
+  "gen",
   "router",
   "chat",
   "pubsub",
