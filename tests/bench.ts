@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every noderl figure beside the BEAM's, measured in the
  * same run, with ratios. `--only NAME` runs one suite (codec, registry,
- * transport, tasks, large, pubsub, tls).
+ * transport, tasks, large, pubsub, tls, user).
  *
  * @module
  */
@@ -15,6 +15,7 @@ import { benchRegistry } from "./bench_registry.ts";
 import { benchTasks } from "./bench_tasks.ts";
 import { benchTls } from "./bench_tls.ts";
 import { benchTransport } from "./bench_transport.ts";
+import { benchUser } from "./bench_user.ts";
 
 const suites: Record<
   string,
@@ -27,6 +28,12 @@ const suites: Record<
   large: benchLarge,
   pubsub: benchPubsub,
   tls: benchTls,
+  user: benchUser,
+};
+// Lines printed after a suite's figures.
+const footnotes: Record<string, string> = {
+  user:
+    "user: registry lookups vs epmd (goal ≥ 1×) are the registry suite's figures: `--only registry` (tests/bench_registry.ts)",
 };
 
 const { values } = parseArgs({
@@ -46,4 +53,5 @@ const runtime = "Deno" in globalThis ? "Deno" : `Node ${process.version}`;
 console.log(`noderl bench on ${runtime}`);
 for (const n of names) {
   for (const r of await suites[n]()) report(r);
+  if (footnotes[n]) console.log(footnotes[n]);
 }
