@@ -65,31 +65,32 @@ function startSink(): Pid {
 }
 
 /**
- * `n` round trips to `["echo", node]`, the first connecting to `node`:
- * [µs per round trip over all `n`, over the last `last`, µs of the first].
+ * `n` round trips to `["echo", node]`, the first connecting to `node`,
+ * timed by blocks of `block` (`n` a multiple of it): [µs per round trip over
+ * all `n`, µs of the first, µs per round trip in each block].
  */
 async function roundtrip(
   node: unknown,
   n: number,
-  last: number,
+  block: number,
 ): Promise<number[]> {
+  if (n % block !== 0) {
+    throw new RangeError(`roundtrip: ${n} is not a multiple of ${block}`);
+  }
   const echo = ["echo", String(node)] as const;
   const t0 = performance.now();
   send(echo, tuple(self(), 0));
   await receive((m) => m instanceof Tuple && m[0] === PONG && m[1] === 0);
-  const t1 = performance.now();
-  let t2 = t1;
+  const first = (performance.now() - t0) * 1000;
+  const marks = [t0];
   for (let i = 1; i < n; i++) {
-    if (i === n - last) t2 = performance.now();
+    if (i % block === 0) marks.push(performance.now());
     send(echo, tuple(self(), i));
     await receive((m) => m instanceof Tuple && m[0] === PONG && m[1] === i);
   }
-  const t3 = performance.now();
-  return [
-    ((t3 - t0) * 1000) / n,
-    ((t3 - t2) * 1000) / last,
-    (t1 - t0) * 1000,
-  ];
+  marks.push(performance.now());
+  const blocks = marks.slice(1).map((t, k) => ((t - marks[k]) * 1000) / block);
+  return [((marks[marks.length - 1] - t0) * 1000) / n, first, ...blocks];
 }
 
 /**
@@ -127,7 +128,8 @@ async function oneway(
  * Spawns `n` idle processes (each waits in `receive`), ends them all and
  * checks they are gone: [spawns/s until every one has run to its receive,
  * bytes of V8 heap per idle process after a full GC, bytes of RSS per
- * idle process]. Needs `--expose-gc` (Deno: `--v8-flags=--expose-gc`).
+ * idle process, spawns/s of the loop alone]. Needs `--expose-gc` (Deno:
+ * `--v8-flags=--expose-gc`).
  */
 async function spawnIdle(n: number): Promise<number[]> {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -145,6 +147,7 @@ async function spawnIdle(n: number): Promise<number[]> {
       await receive();
     }));
   }
+  const tLoop = performance.now();
   await sleep(0); // each has started and waits in receive
   const t1 = performance.now();
   gc();
@@ -163,6 +166,7 @@ async function spawnIdle(n: number): Promise<number[]> {
     n / ((t1 - t0) / 1000),
     (m1.heapUsed - m0.heapUsed) / n,
     (m1.rss - m0.rss) / n,
+    n / ((tLoop - t0) / 1000),
   ];
 }
 

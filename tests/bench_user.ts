@@ -44,7 +44,7 @@ const isDeno = "Deno" in globalThis;
 const COOKIE = "userbench";
 const MODULES = new URL("./_user_bench_peer.ts", import.meta.url);
 
-/** Round trips per cold run, and how many of the last count as warm. */
+/** Round trips per cold run, timed by blocks of WARM: the last is "warm". */
 const ROUND_TRIPS = 20_000;
 const WARM = 5_000;
 /** One-way messages per run (three runs each, the median reported). */
@@ -160,6 +160,8 @@ export async function benchUser(): Promise<BenchResult[]> {
     const beRt = beB === undefined ? undefined : nums(
       await beam(beA, "roundtrip", [atom(beB), ROUND_TRIPS, WARM]),
     );
+    const blocks = (r: number[] | undefined, who: string) =>
+      r ? `${who} ${r.slice(2).map(fmt).join(", ")}` : "";
     results.push(goal(
       {
         name: `user: cold round trip, ${
@@ -169,8 +171,10 @@ export async function benchUser(): Promise<BenchResult[]> {
         higherIsBetter: false,
         ts: tsRt[0],
         beam: beRt?.[0],
-        note: `first round trip (connects): noderl ${fmt(tsRt[2])} µs` +
-          (beRt ? `, BEAM ${fmt(beRt[2])} µs` : ""),
+        note: `first round trip (connects): noderl ${fmt(tsRt[1])} µs` +
+          (beRt ? `, BEAM ${fmt(beRt[1])} µs` : "") +
+          `; µs by ${WARM.toLocaleString("en")}: ${blocks(tsRt, "noderl")}` +
+          (beRt ? `; ${blocks(beRt, "BEAM")}` : ""),
       },
       1,
       "≤ 1.0× the BEAM's time",
@@ -181,8 +185,8 @@ export async function benchUser(): Promise<BenchResult[]> {
       } of those (warm)`,
       unit: "µs",
       higherIsBetter: false,
-      ts: tsRt[1],
-      beam: beRt?.[1],
+      ts: tsRt[tsRt.length - 1],
+      beam: beRt?.[beRt.length - 1],
     });
 
     for (
@@ -239,7 +243,11 @@ export async function benchUser(): Promise<BenchResult[]> {
         higherIsBetter: true,
         ts: tsIdle[0],
         beam: beIdle?.[0],
-        note: "until each waits in receive; then all ended, checked gone",
+        note: `until each waits in receive (the spawn loop alone: noderl ${
+          fmt(tsIdle[3])
+        }/s${
+          beIdle ? `, BEAM ${fmt(beIdle[2])}/s` : ""
+        }); then all ended, checked gone`,
       },
       1,
       "≥ 1×",

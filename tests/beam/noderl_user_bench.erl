@@ -37,17 +37,25 @@ count(0) -> ok;
 count(K) -> receive _ -> count(K - 1) end.
 
 %% N round trips to {echo, Node} from this (fresh) process, the first one
-%% connecting to Node. Returns [µs per round trip over all N, over the last
-%% Last, µs of the first one].
-roundtrip(Node, N, Last) ->
+%% connecting to Node, timed by blocks of Block (N a multiple of it).
+%% Returns [µs per round trip over all N, µs of the first one, µs per
+%% round trip in each block].
+roundtrip(Node, N, Block) when N rem Block =:= 0 ->
+    Dest = {echo, Node},
     T0 = now_us(),
-    ping({echo, Node}, 0, 1),
+    ping(Dest, 0, 1),
+    First = now_us() - T0,
+    ping(Dest, 1, Block),
     T1 = now_us(),
-    ping({echo, Node}, 1, N - Last),
-    T2 = now_us(),
-    ping({echo, Node}, N - Last, N),
-    T3 = now_us(),
-    [(T3 - T0) / N, (T3 - T2) / Last, float(T1 - T0)].
+    Marks = [T0, T1 | blocks(Dest, Block, N, Block)],
+    Blocks = [(B - A) / Block || {A, B} <- lists:zip(lists:droplast(Marks), tl(Marks))],
+    [(lists:last(Marks) - T0) / N, float(First) | Blocks].
+
+blocks(_, I, N, _) when I >= N -> [];
+blocks(Dest, I, N, Block) ->
+    ping(Dest, I, I + Block),
+    T = now_us(),
+    [T | blocks(Dest, I + Block, N, Block)].
 
 ping(_, I, I) -> ok;
 ping(Dest, I, N) ->
@@ -77,19 +85,21 @@ send_bin(Sink, Msg, K) -> Sink ! Msg, send_bin(Sink, Msg, K - 1).
 
 %% Spawns N idle processes (each waits in receive), ends them all and checks
 %% they are gone. Returns [spawns/s until every one has run to its receive,
-%% bytes of erlang:memory(processes) per idle process].
+%% bytes of erlang:memory(processes) per idle process, spawns/s of the list
+%% comprehension alone].
 spawn_idle(N) ->
     erlang:garbage_collect(),
     M0 = erlang:memory(processes),
     T0 = now_us(),
     Pids = [spawn(fun() -> receive _ -> ok end end) || _ <- lists:seq(1, N)],
+    TLoop = now_us(),
     run_queues_empty(),
     T1 = now_us(),
     erlang:garbage_collect(),
     M1 = erlang:memory(processes),
     [P ! stop || P <- Pids],
     gone(Pids, erlang:monotonic_time(millisecond) + 30000),
-    [N * 1000000 / max(1, T1 - T0), (M1 - M0) / N].
+    [N * 1000000 / max(1, T1 - T0), (M1 - M0) / N, N * 1000000 / max(1, TLoop - T0)].
 
 run_queues_empty() ->
     case erlang:statistics(total_run_queue_lengths) of
