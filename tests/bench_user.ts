@@ -41,7 +41,13 @@ import type { BenchResult } from "./_bench.ts";
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 const isDeno = "Deno" in globalThis;
-const COOKIE = "userbench";
+/**
+ * Two clusters, so that neither kind's nodes connect to the other's (a
+ * visible node meshes with every node its peers know, as `global` does):
+ * each has its own cookie and a control node in this process.
+ */
+const TS_COOKIE = "userbench-ts";
+const BEAM_COOKIE = "userbench-beam";
 const MODULES = new URL("./_user_bench_peer.ts", import.meta.url);
 
 /** Round trips per cold run, timed by blocks of WARM: the last is "warm". */
@@ -100,11 +106,13 @@ function goal(r: BenchResult, min: number, text: string): BenchResult {
 export async function benchUser(): Promise<BenchResult[]> {
   const results: BenchResult[] = [];
   const registry = await startRegistry({ port: 0 });
-  const ctl: Node = await startNode({
+  const ctls: Node[] = [];
+  const ctlTs = await startNode({
     name: "ubctl@localhost",
-    cookie: COOKIE,
+    cookie: TS_COOKIE,
     registryPort: registry.port,
   });
+  ctls.push(ctlTs);
   const peers: Peer[] = [];
   const beams: BeamNode[] = [];
   const haveBeam = erlPath !== undefined;
@@ -117,7 +125,7 @@ export async function benchUser(): Promise<BenchResult[]> {
       name,
       modules: MODULES,
       registryPort: registry.port,
-      cookie: COOKIE,
+      cookie: TS_COOKIE,
       runtimeArgs,
       startTimeoutMs: START_MS,
     });
@@ -128,7 +136,7 @@ export async function benchUser(): Promise<BenchResult[]> {
     if (!haveBeam) return undefined;
     const b = await startBeamNode({
       name,
-      cookie: COOKIE,
+      cookie: BEAM_COOKIE,
       registryPort: registry.port,
       timeoutMs: START_MS,
     });
@@ -136,13 +144,22 @@ export async function benchUser(): Promise<BenchResult[]> {
     return b.name;
   };
   const ts = (node: string, fun: string, args: unknown[]) =>
-    ctl.call(node, "UserBench", fun, args, CALL_MS);
+    ctlTs.call(node, "UserBench", fun, args, CALL_MS);
+  let ctlBeam: Node | undefined;
   const beam = (node: string | undefined, fun: string, args: unknown[]) =>
-    node === undefined
+    node === undefined || ctlBeam === undefined
       ? Promise.resolve(undefined)
-      : ctl.call(node, "noderl_user_bench", fun, args, CALL_MS);
+      : ctlBeam.call(node, "noderl_user_bench", fun, args, CALL_MS);
 
   try {
+    if (haveBeam) {
+      ctlBeam = await startNode({
+        name: "uectl@localhost",
+        cookie: BEAM_COOKIE,
+        registryPort: registry.port,
+      });
+      ctls.push(ctlBeam);
+    }
     // 1 and 2: a client node and an echo/sink node of each kind, fresh.
     const [tsA, tsB, beA, beB] = await Promise.all([
       startTs("uba@localhost"),
@@ -269,7 +286,7 @@ export async function benchUser(): Promise<BenchResult[]> {
     results.push(...await benchStarts());
   } finally {
     await stopNodes();
-    await ctl.stop();
+    for (const c of ctls) await c.stop();
     await registry.close();
   }
   return results;
@@ -381,7 +398,7 @@ async function benchStarts(): Promise<BenchResult[]> {
       "--registry-port",
       String(port),
       "--cookie",
-      COOKIE,
+      TS_COOKIE,
     ];
     const node: Starter | undefined = nodePath && existsSync(esbuild)
       ? (() => {
@@ -430,7 +447,7 @@ async function benchStarts(): Promise<BenchResult[]> {
             "-sname",
             name,
             "-setcookie",
-            COOKIE,
+            BEAM_COOKIE,
             "-start_epmd",
             "false",
           ]),
@@ -444,7 +461,7 @@ async function benchStarts(): Promise<BenchResult[]> {
             "--sname",
             name,
             "--cookie",
-            COOKIE,
+            BEAM_COOKIE,
             "--erl",
             "-start_epmd false",
             "-e",
