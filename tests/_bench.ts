@@ -29,7 +29,11 @@ export function report(r: BenchResult): void {
   if (r.beam !== undefined) {
     const ratio = r.higherIsBetter ? r.ts / r.beam : r.beam / r.ts;
     line += ` | BEAM ${fmt(r.beam)} ${r.unit} | ratio ${ratio.toFixed(2)}x` +
-      ` (${r.higherIsBetter ? "noderl/BEAM" : "BEAM/noderl time"})`;
+      ` (${
+        r.higherIsBetter
+          ? "noderl/BEAM"
+          : `BEAM/noderl ${/^(ns|µs|ms|s)$/.test(r.unit) ? "time" : r.unit}`
+      })`;
   } else {
     line += " | BEAM not measured (erl not found)";
   }

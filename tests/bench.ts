@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: every noderl figure beside the BEAM's, measured in the
  * same run, with ratios. `--only NAME` runs one suite (codec, registry,
- * transport, tasks, large, pubsub, tls, genserver).
+ * transport, tasks, large, pubsub, tls, genserver, user).
  *
  * @module
  */
@@ -16,6 +16,7 @@ import { benchGen } from "./bench_gen.ts";
 import { benchTasks } from "./bench_tasks.ts";
 import { benchTls } from "./bench_tls.ts";
 import { benchTransport } from "./bench_transport.ts";
+import { benchUser } from "./bench_user.ts";
 
 const suites: Record<
   string,
@@ -29,6 +30,12 @@ const suites: Record<
   pubsub: benchPubsub,
   tls: benchTls,
   genserver: benchGen,
+  user: benchUser,
+};
+// Lines printed after a suite's figures.
+const footnotes: Record<string, string> = {
+  user:
+    "user: registry lookups vs epmd (goal ≥ 1×) are the registry suite's figures: `--only registry` (tests/bench_registry.ts)",
 };
 
 const { values } = parseArgs({
@@ -48,4 +55,5 @@ const runtime = "Deno" in globalThis ? "Deno" : `Node ${process.version}`;
 console.log(`noderl bench on ${runtime}`);
 for (const n of names) {
   for (const r of await suites[n]()) report(r);
+  if (footnotes[n]) console.log(footnotes[n]);
 }
