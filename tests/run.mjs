@@ -20,7 +20,7 @@
 //
 // Every test file runs against the first version chosen; MATRIX_FILES run
 // again against each other one, under both runtimes.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { randomBytes } from "node:crypto";
@@ -323,12 +323,16 @@ if (opts.exclude.length || opts.only.length) {
 }
 const results = [];
 
-function step(label, cmd, cmdArgs, env = {}) {
+/**
+ * Runs one step, its output shown as it comes and kept so that the summary
+ * can repeat what failed (a CI log is often read from its end).
+ */
+async function step(label, cmd, cmdArgs, env = {}) {
   const started = Date.now();
   console.log(`\n=== ${label}: ${cmd} ${cmdArgs.join(" ")}`);
-  const r = spawnSync(cmd, cmdArgs, {
+  const child = spawn(cmd, cmdArgs, {
     cwd: root,
-    stdio: "inherit",
+    stdio: ["inherit", "pipe", "pipe"],
     env: {
       ...process.env,
       NODERL_TEST_TAGS: tags,
@@ -336,10 +340,30 @@ function step(label, cmd, cmdArgs, env = {}) {
       ...env,
     },
   });
+  const kept = [];
+  let keptBytes = 0;
+  const keep = (out) => (d) => {
+    out.write(d);
+    if (keptBytes < 64 * 1024 * 1024) {
+      kept.push(d);
+      keptBytes += d.length;
+    }
+  };
+  child.stdout.on("data", keep(process.stdout));
+  child.stderr.on("data", keep(process.stderr));
+  const r = await new Promise((resolve) => {
+    child.on("error", (e) => resolve({ status: null, signal: e.message }));
+    child.on("close", (status, signal) => resolve({ status, signal }));
+  });
   const left = checkLeftovers();
   const ok = r.status === 0 && left === undefined;
   const secs = ((Date.now() - started) / 1000).toFixed(1);
-  results.push({ label, ok, secs });
+  results.push({
+    label,
+    ok,
+    secs,
+    failures: ok ? "" : failureExcerpt(Buffer.concat(kept).toString("utf8")),
+  });
   console.log(
     `=== ${label}: ${
       ok
@@ -350,6 +374,54 @@ function step(label, cmd, cmdArgs, env = {}) {
     } in ${secs}s`,
   );
   return ok;
+}
+
+/**
+ * What failed in a step's output: node --test's `not ok` entries with
+ * their errors (not the parents that failed only because a child did, nor
+ * those cancelled with them), deno test's ERRORS section, or the output's
+ * end for other steps.
+ */
+function failureExcerpt(text) {
+  // deno fmt/test color their output.
+  // deno-lint-ignore no-control-regex
+  const lines = text.replace(/\x1b\[[0-9;]*m/g, "").split("\n");
+  const out = [];
+  let cancelled = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const m = /^(\s*)not ok \d+ - (.*)$/.exec(lines[i]);
+    if (!m) continue;
+    const block = [];
+    for (let j = i + 1; j < lines.length && j < i + 200; j++) {
+      if (lines[j].trim() === "...") break;
+      block.push(lines[j]);
+    }
+    const body = block.join("\n");
+    if (/failureType: 'subtestsFailed'/.test(body)) continue;
+    if (/failureType: 'cancelledByParent'/.test(body)) {
+      cancelled++;
+      continue;
+    }
+    const errorAt = block.findIndex((l) => /^\s*error:/.test(l));
+    out.push(
+      `not ok - ${m[2]}`,
+      ...(errorAt < 0 ? block : block.slice(errorAt)).slice(0, 25),
+    );
+  }
+  if (cancelled > 0) {
+    out.push(`(and ${cancelled} tests cancelled when their suite failed)`);
+  }
+  const errors = lines.findIndex((l) => /^\s*ERRORS\s*$/.test(l));
+  if (errors >= 0) {
+    const end = lines.findIndex((l, k) =>
+      k > errors && /^\s*FAILURES\s*$/.test(l)
+    );
+    out.push(
+      ...lines.slice(errors, end < 0 ? errors + 150 : end).slice(0, 150),
+    );
+  }
+  if (out.length === 0) out.push(...lines.slice(-40));
+  return out.slice(0, 400).join("\n");
 }
 
 const deno = bin("deno");
@@ -372,17 +444,17 @@ const entryPoints = Object.values(
 );
 
 if (!opts["no-static"]) {
-  step("tsc", bin("tsc"), ["-p", "."]);
-  step("deno check", deno, ["check", ...sources]);
-  step("deno lint", deno, ["lint"]);
-  step("deno fmt", deno, ["fmt", "--check"]);
-  step("deno doc --lint", deno, ["doc", "--lint", "-q", ...entryPoints]);
+  await step("tsc", bin("tsc"), ["-p", "."]);
+  await step("deno check", deno, ["check", ...sources]);
+  await step("deno lint", deno, ["lint"]);
+  await step("deno fmt", deno, ["fmt", "--check"]);
+  await step("deno doc --lint", deno, ["doc", "--lint", "-q", ...entryPoints]);
   // The build the tests of dist/ use (the registry bin's test).
-  step("npm build", "npm", ["run", "--silent", "build"]);
+  await step("npm build", "npm", ["run", "--silent", "build"]);
   // The package as users get it: packed from a clean clone, then checked
   // (every export and bin, publint, attw, a fresh project, both runtimes).
-  step("package", process.execPath, ["tests/package_check.mjs"]);
-  step("jsr publish", deno, [
+  await step("package", process.execPath, ["tests/package_check.mjs"]);
+  await step("jsr publish", deno, [
     "publish",
     "--dry-run",
     "--allow-dirty",
@@ -411,30 +483,38 @@ const denoTests = (label, testFiles, env) =>
 
 if (opts.runtime !== "deno") {
   // Heavy, runtime-independent work (fuzzing) runs once per `npm test`: here.
-  nodeTests(`node tests${on(first)}`, files, {
+  await nodeTests(`node tests${on(first)}`, files, {
     NODERL_HEAVY: "1",
     ...beamEnv(first),
   });
   for (const t of matrixFiles.length ? others : []) {
-    nodeTests(`node BEAM interop tests [BEAM: OTP ${t.otp}]`, matrixFiles, {
-      NODERL_HEAVY: "0",
-      ...beamEnv(t),
-    });
+    await nodeTests(
+      `node BEAM interop tests [BEAM: OTP ${t.otp}]`,
+      matrixFiles,
+      {
+        NODERL_HEAVY: "0",
+        ...beamEnv(t),
+      },
+    );
   }
 }
 if (opts.runtime !== "node") {
-  denoTests(`deno tests${on(first)}`, files, {
+  await denoTests(`deno tests${on(first)}`, files, {
     NODERL_HEAVY: opts.runtime === "deno" ? "1" : "0",
     ...beamEnv(first),
   });
   for (const t of matrixFiles.length ? others : []) {
-    denoTests(`deno BEAM interop tests [BEAM: OTP ${t.otp}]`, matrixFiles, {
-      NODERL_HEAVY: "0",
-      ...beamEnv(t),
-    });
+    await denoTests(
+      `deno BEAM interop tests [BEAM: OTP ${t.otp}]`,
+      matrixFiles,
+      {
+        NODERL_HEAVY: "0",
+        ...beamEnv(t),
+      },
+    );
   }
   if (!opts["no-static"] && args.positionals.length === 0) {
-    step("deno doc examples", deno, [
+    await step("deno doc examples", deno, [
       "test",
       "-A",
       "--doc",
@@ -460,6 +540,11 @@ function findDocFiles(dir) {
     .map((n) => relative(root, join(dir, n)));
 }
 
+const failed = results.filter((r) => !r.ok && r.failures);
+if (failed.length > 0) {
+  console.log("\n=== what failed");
+  for (const r of failed) console.log(`--- ${r.label}\n${r.failures}`);
+}
 console.log("\n=== summary");
 for (const r of results) {
   console.log(`${r.ok ? "ok    " : "FAILED"} ${r.label} (${r.secs}s)`);
