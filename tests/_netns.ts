@@ -31,14 +31,73 @@ function probe(): string | false {
   } catch {
     return "`ip` (iproute2) not found: install iproute2 to run the network namespace tests";
   }
-  const ns = `noderl-probe-${process.pid}`;
+  // What the tests do, in little: two namespaces, a veth pair between
+  // them, IPv4 and IPv6 addresses on it, a program run inside one. A
+  // container may allow some of it and not the rest.
+  const ns = [`noderl-probe-${process.pid}-a`, `noderl-probe-${process.pid}-b`];
+  const steps: Array<[string, string[]]> = [
+    ["create a network namespace", ["netns", "add", ns[0]]],
+    ["create a network namespace", ["netns", "add", ns[1]]],
+    ["make a veth pair between namespaces", [
+      "-n",
+      ns[0],
+      "link",
+      "add",
+      "veth-p",
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "veth-q",
+      "netns",
+      ns[1],
+    ]],
+    ["add an IPv4 address in a namespace", [
+      "-n",
+      ns[0],
+      "addr",
+      "add",
+      "10.77.9.1/24",
+      "dev",
+      "veth-p",
+    ]],
+    ["add an IPv6 address in a namespace", [
+      "-n",
+      ns[0],
+      "addr",
+      "add",
+      "fd77:9::1/64",
+      "dev",
+      "veth-p",
+      "nodad",
+    ]],
+    ["bring a veth link up", ["-n", ns[0], "link", "set", "veth-p", "up"]],
+    ["run a program in a namespace", ["netns", "exec", ns[0], "true"]],
+  ];
   try {
-    execFileSync("ip", ["netns", "add", ns], { stdio: "pipe" });
-    execFileSync("ip", ["netns", "del", ns], { stdio: "pipe" });
-  } catch (e) {
-    return `cannot create a network namespace here: ${
-      String((e as { stderr?: unknown }).stderr ?? e).trim()
-    }`;
+    try {
+      // Each namespace's own /etc/hosts, which `ip netns exec` mounts.
+      mkdirSync(`/etc/netns/${ns[0]}`, { recursive: true });
+      writeFileSync(`/etc/netns/${ns[0]}/hosts`, "127.0.0.1 localhost\n");
+    } catch (e) {
+      return `cannot write /etc/netns/${ns[0]}/hosts: ${(e as Error).message}`;
+    }
+    for (const [what, args] of steps) {
+      try {
+        execFileSync("ip", args, { stdio: "pipe" });
+      } catch (e) {
+        return `cannot ${what} here (ip ${args.join(" ")}): ${
+          String((e as { stderr?: unknown }).stderr ?? e).trim()
+        }`;
+      }
+    }
+  } finally {
+    for (const n of ns) {
+      try {
+        execFileSync("ip", ["netns", "del", n], { stdio: "pipe" });
+      } catch { /* never made */ }
+      rmSync(`/etc/netns/${n}`, { recursive: true, force: true });
+    }
   }
   return false;
 }
