@@ -539,7 +539,10 @@ export function describeTlsError(
   if (known) return known;
   if (code === "ERR_TLS_CERT_ALTNAME_INVALID") return msg;
   const alert = /alert ([a-z_ ]+)/i.exec(msg)?.[1]?.trim().toLowerCase() ??
-    /ALERT_([A-Z_]+)/.exec(code)?.[1]?.toLowerCase().replace(/_/g, " ");
+    /ALERT_([A-Z_]+)/.exec(code)?.[1]?.toLowerCase().replace(/_/g, " ") ??
+    // Deno (rustls): "received fatal alert: UnknownCA".
+    /alert: ([A-Za-z]+)/.exec(msg)?.[1]?.replace(/([a-z])([A-Z])/g, "$1 $2")
+      .toLowerCase();
   if (alert !== undefined) {
     const ours = side === "dialler"
       ? "our certificate"

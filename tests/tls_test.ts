@@ -31,6 +31,7 @@ import {
   writeOptfile,
 } from "./_certs.ts";
 import { test } from "./_tags.ts";
+import { isDeno } from "./_registry.ts";
 
 const tags = ["distributed", "tls"];
 const beamTags = ["distributed", "tls", "beam"];
@@ -535,11 +536,20 @@ describe("TLS distribution", { skip: noOpenssl || undefined }, () => {
             await assert.rejects(
               b.call(BEAM, "erlang", "node", []),
               (e: Error) => {
+                const alert = kind === "expired"
+                  ? /refused our certificate: expired \(TLS alert: certificate expired\)/
+                  : /does not trust our certificate \(TLS alert: unknown CA\)/;
+                // Over TLS 1.3 the server judges our certificate after our
+                // side finished; Deno's TLS may then see the connection
+                // close before it reads the alert. The error still says
+                // what to check.
+                const closed =
+                  /the peer closed the connection .* the peer refused our certificate/;
                 assert.match(
                   e.message,
-                  kind === "expired"
-                    ? /refused our certificate: expired \(TLS alert: certificate expired\)/
-                    : /does not trust our certificate \(TLS alert: unknown CA\)/,
+                  isDeno
+                    ? new RegExp(`${alert.source}|${closed.source}`)
+                    : alert,
                 );
                 return true;
               },
