@@ -76,3 +76,35 @@ test("the version the bins print is the package's", async () => {
   const { VERSION } = await import("../node/_version.ts");
   assert.equal(VERSION, json("package.json").version);
 });
+
+test("package-lock.json agrees with package.json (a fresh npm install changes nothing)", () => {
+  const pkg = json("package.json");
+  const lock = json("package-lock.json");
+  const own = lock.packages[""];
+  assert.equal(lock.name, pkg.name);
+  assert.equal(own.version, pkg.version);
+  for (
+    const key of [
+      "bin",
+      "dependencies",
+      "devDependencies",
+      "engines",
+      "license",
+    ]
+  ) {
+    // npm writes bin paths without their "./".
+    const norm = (v: unknown) =>
+      key === "bin" && v
+        ? Object.fromEntries(
+          Object.entries(v).map((
+            [k, p],
+          ) => [k, String(p).replace(/^\.\//, "")]),
+        )
+        : v;
+    assert.deepEqual(
+      norm(own[key]),
+      norm(pkg[key]),
+      `package-lock.json's ${key} is package.json's: run npm install and commit the lock`,
+    );
+  }
+});
