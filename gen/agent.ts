@@ -264,6 +264,7 @@ export class Agent {
     fn: () => S | Promise<S>,
     options?: StartOptions,
   ): Promise<Pid>;
+  /** Starts an agent whose state is `mod.fun(...args)` (Elixir's `Agent.start(M, F, A)`), not linked. */
   static start(
     node: Node,
     mod: string | Atom,
@@ -288,6 +289,7 @@ export class Agent {
     fn: () => S | Promise<S>,
     options?: StartOptions,
   ): Promise<Pid>;
+  /** As the module/function/args {@linkcode Agent.start}, linked to the calling process. */
   static startLink(
     node: Node,
     mod: string | Atom,
@@ -312,6 +314,7 @@ export class Agent {
     fn: (state: S) => R,
     timeout?: number,
   ): Promise<Awaited<R>>;
+  /** By module/function/args: `mod.fun(state, ...args)`, run on the agent's node (Elixir's `Agent.get(agent, M, F, A)`). */
   static get(
     agent: ServerRef,
     mod: string | Atom,
@@ -335,6 +338,7 @@ export class Agent {
     fn: (state: S) => S | Promise<S>,
     timeout?: number,
   ): Promise<void>;
+  /** By module/function/args: the state becomes `mod.fun(state, ...args)`, run on the agent's node. */
   static update(
     agent: ServerRef,
     mod: string | Atom,
@@ -362,6 +366,7 @@ export class Agent {
     fn: (state: S) => readonly [R, S] | Promise<readonly [R, S]>,
     timeout?: number,
   ): Promise<R>;
+  /** By module/function/args: `mod.fun(state, ...args)` returns `[reply, newState]`, run on the agent's node. */
   static getAndUpdate(
     agent: ServerRef,
     mod: string | Atom,
@@ -381,6 +386,7 @@ export class Agent {
 
   /** Replaces the state with `fn(state)` without waiting. */
   static cast<S>(agent: ServerRef, fn: (state: S) => S): void;
+  /** Casts by module/function/args: the agent's state becomes `mod.fun(state, ...args)`, run on its node. */
   static cast(
     agent: ServerRef,
     mod: string | Atom,

@@ -69,6 +69,7 @@ function argText(args: readonly unknown[]): string {
 export class GenServerCallError extends ExitError {
   /** Why: `noproc`, `timeout`, `{nodedown, Node}`, `calling_self`, or the server's exit reason. */
   readonly callReason: unknown;
+  /** A call failure: `callReason`, in the call `{Module, Function, Args}`. */
   constructor(
     callReason: unknown,
     fn: string,
@@ -92,6 +93,7 @@ export class GenServerCallError extends ExitError {
  * (reason `timeout`).
  */
 export class GenServerStartError extends ExitError {
+  /** A start failure for `reason`, described by `what`. */
   constructor(reason: unknown, what: string) {
     super(reason, what);
     this.name = "GenServerStartError";

@@ -165,9 +165,15 @@ export interface StartOptions {
 export interface GenServerChildOptions extends StartOptions {
   /** The child id. @default the name, else the module */
   id?: string;
-  /** @default "permanent" */
+  /**
+   * When the supervisor restarts it.
+   * @default "permanent"
+   */
   restart?: Restart;
-  /** @default 5000 */
+  /**
+   * How long the supervisor waits for it to stop, in ms.
+   * @default 5000
+   */
   shutdown?: Shutdown;
 }
 

@@ -152,6 +152,7 @@ export class Logger {
   readonly debugCategories: Set<DebugCategory>;
   private readonly sink: LogSink;
 
+  /** A logger writing to `options.sink` above `options.level`. */
   constructor(options: LoggerOptions = {}) {
     const level = options.level ?? "info";
     if (!isLogLevel(level)) {
@@ -225,6 +226,7 @@ export class Logger {
     );
   }
 
+  /** Writes one line to the sink; a sink that throws is ignored. */
   private write(message: string, level: LogLevel): void {
     try {
       this.sink(message, level);
