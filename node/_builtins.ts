@@ -8,6 +8,7 @@
  * @module
  */
 import { A } from "./_atoms.ts";
+import { withArity } from "./arity.ts";
 import { chardataToString, ioLibFormat } from "./io_format.ts";
 import type { Node } from "./node.ts";
 import { Atom } from "./terms.ts";
@@ -29,8 +30,11 @@ export function installBuiltins(n: Node): void {
     return A.ok;
   };
   n.defineModule("io", {
-    format: (fmt: unknown, args: unknown = []) =>
-      print(ioLibFormat(fmt, args, n.name)),
+    format: withArity(
+      [1, 2],
+      (fmt: unknown, args: unknown = []) =>
+        print(ioLibFormat(fmt, args, n.name)),
+    ),
     put_chars: (chars: unknown) => print(chardataToString(chars)),
   });
   n.defineModule("Elixir.IO", {

@@ -17,6 +17,7 @@
  */
 import os from "node:os";
 import process from "node:process";
+import { withArity } from "./arity.ts";
 import { ExitError } from "./errors.ts";
 import type { Process } from "./process.ts";
 import { Atom, Pid, Tuple, tuple } from "./terms.ts";
@@ -426,28 +427,28 @@ export function installIntrospection(node: IntrospectedNode): void {
 
   node.defineModule("erlang", {
     processes: () => live().map((p) => p.pid),
-    process_info: processInfo,
-    memory,
+    process_info: withArity([1, 2], processInfo),
+    memory: withArity([0, 1], memory),
     system_info: systemInfo,
     statistics,
     registered,
     whereis: (name: unknown) => whereis(name) ?? A.undefined,
     is_process_alive: (pid: unknown) =>
       local(pid, "is_process_alive") !== undefined,
-    nodes,
+    nodes: withArity([0, 1], nodes),
   } as Record<string, (...args: never[]) => unknown>);
   node.defineModule("Elixir.Process", {
     list: () => live().map((p) => p.pid),
-    info: (pid: unknown, spec?: unknown) => {
+    info: withArity([1, 2], (pid: unknown, spec?: unknown) => {
       const r = processInfo(pid, spec);
       return r === A.undefined ? null : r;
-    },
+    }),
     "alive?": (pid: unknown) => local(pid, "is_process_alive") !== undefined,
     whereis: (name: unknown) => whereis(name) ?? null,
     registered,
   } as Record<string, (...args: never[]) => unknown>);
   node.defineModule("Elixir.Node", {
-    list: (which?: unknown) => nodes(which),
+    list: withArity([0, 1], (which?: unknown) => nodes(which)),
     self: () => a(node.name),
     "alive?": () => true,
   } as Record<string, (...args: never[]) => unknown>);

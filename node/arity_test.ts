@@ -76,6 +76,47 @@ describe("arity: a call with another number of arguments is undef", () => {
     assert.equal(await call("one", ["x"]), "x");
   });
 
+  test("the built-in functions take the arities the BEAM's do", async () => {
+    const k = "kate_arity@localhost";
+    // io:format/1,2 print through the caller's group leader.
+    assert.equal(await alex.call(k, "io", "format", ["one~n"]), atom("ok"));
+    assert.equal(
+      await alex.call(k, "io", "format", ["~p~n", [42]]),
+      atom("ok"),
+    );
+    // Introspection: memory/0,1, process_info/1,2, nodes/0,1; Elixir's
+    // Process.info/1,2 and Node.list/0,1.
+    assert.ok(Array.isArray(await alex.call(k, "erlang", "memory", [])));
+    assert.equal(
+      typeof await alex.call(k, "erlang", "memory", [atom("total")]),
+      "number",
+    );
+    const shell = kate.shell.pid;
+    assert.ok(
+      Array.isArray(await alex.call(k, "erlang", "process_info", [shell])),
+    );
+    assert.ok(
+      await alex.call(k, "erlang", "process_info", [
+        shell,
+        atom("status"),
+      ]) instanceof
+        Tuple,
+    );
+    assert.ok(Array.isArray(await alex.call(k, "erlang", "nodes", [])));
+    assert.ok(
+      Array.isArray(await alex.call(k, "erlang", "nodes", [atom("known")])),
+    );
+    assert.ok(
+      Array.isArray(await alex.call(k, "Elixir.Process", "info", [shell])),
+    );
+    assert.ok(Array.isArray(await alex.call(k, "Elixir.Node", "list", [])));
+    assert.ok(
+      Array.isArray(
+        await alex.call(k, "Elixir.Node", "list", [atom("visible")]),
+      ),
+    );
+  });
+
   test("apply in a process: the ExitError says what to do", () => {
     assert.throws(
       () => kate.apply("M", "two", [1]),

@@ -48,7 +48,7 @@ function connectError(target: string, e: unknown): string {
     return `cannot connect to ${target}: wrong cookie — ${target} refused our cookie. Give the node's cookie with --cookie (or NODERL_COOKIE); a BEAM node's cookie is its --cookie/-setcookie flag or its ~/.erlang.cookie`;
   }
   if (e instanceof NoConnectionError && /is registered/.test(msg)) {
-    const detail = /\(([^()]*is registered[^()]*)\)\s*$/.exec(msg)?.[1] ?? msg;
+    const detail = e.detail ?? msg;
     return `cannot connect to ${target}: ${detail} — is the node running? If its registry (epmd) listens on another port, give --registry-port or ERL_EPMD_PORT`;
   }
   return `cannot connect to ${target}: ${msg}`;
