@@ -19,8 +19,7 @@
 //   NODERL_OTP=25|27|29|all (or a list: 25,27)   which ones; default all found
 //
 // Every test file runs against the first version chosen; MATRIX_FILES run
-// again against each other one: under Node against each, under Deno against
-// the newest.
+// again against each other one, under both runtimes.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
@@ -504,13 +503,7 @@ if (opts.runtime !== "node") {
     NODERL_HEAVY: opts.runtime === "deno" ? "1" : "0",
     ...beamEnv(first),
   });
-  // Under Deno the matrix files run against the newest OTP only, unless
-  // Deno is the only runtime: the wire is the same code under both, and
-  // what differs by runtime (sockets, TLS) is seen at the newest version;
-  // Node runs them against every version. (The whole suite stays within
-  // CI's time on a 2-core machine.)
-  const denoOthers = opts.runtime === "deno" ? others : others.slice(-1);
-  for (const t of matrixFiles.length ? denoOthers : []) {
+  for (const t of matrixFiles.length ? others : []) {
     await denoTests(
       `deno BEAM interop tests [BEAM: OTP ${t.otp}]`,
       matrixFiles,
@@ -568,8 +561,6 @@ if (ranTests) {
               ? ""
               : ` [${matrixFiles.length} file${
                 matrixFiles.length === 1 ? "" : "s"
-              }${
-                opts.runtime || i === targets.length - 1 ? "" : ", Node only"
               }]`
           }`
         ).join(", ")
