@@ -11,16 +11,9 @@
  *
  * @module
  */
-import { atom, type Node, startNode, tuple } from "../node/mod.ts";
-import { type Peer, startPeer } from "../node/peer.ts";
-import { startRegistry } from "../node/registry.ts";
-import {
-  beamHelper,
-  type BeamNode,
-  elixirPath,
-  startBeamNode,
-} from "./_beam.ts";
+import { atom, tuple } from "../node/mod.ts";
 import type { BenchResult } from "./_bench.ts";
+import { startBenchCluster } from "./_bench_cluster.ts";
 
 const COOKIE = "genbench";
 const TS_ECHO = "Elixir.GenBench.Echo";
@@ -31,46 +24,22 @@ const tupleOf = (name: string, node: string) => tuple(atom(name), atom(node));
 
 /** Runs the GenServer bench; returns the figures (µs per call). */
 export async function benchGen(): Promise<BenchResult[]> {
-  const registry = await startRegistry({ port: 0 });
-  const ctl: Node = await startNode({
-    name: "genbenchctl@localhost",
+  const cluster = await startBenchCluster({
     cookie: COOKIE,
-    registryPort: registry.port,
-    logLevel: "none",
+    ctl: "genbenchctl@localhost",
+    peers: ["gba@localhost", "gbb@localhost"],
+    modules: new URL("./_gen_peer.ts", import.meta.url),
+    elixir: {
+      names: ["gea@localhost", "geb@localhost"],
+      helper: "noderl_gen.ex",
+      start: "NoderlGen.start()",
+    },
   });
-  const peers: Peer[] = [];
-  const beams: BeamNode[] = [];
   const results: BenchResult[] = [];
   try {
-    const modules = new URL("./_gen_peer.ts", import.meta.url);
-    for (const name of ["gba@localhost", "gbb@localhost"]) {
-      peers.push(
-        await startPeer({
-          name,
-          modules,
-          registryPort: registry.port,
-          cookie: COOKIE,
-        }),
-      );
-    }
-    const haveElixir = elixirPath !== undefined;
-    if (haveElixir) {
-      const code = `Code.require_file(${
-        JSON.stringify(beamHelper("noderl_gen.ex"))
-      })\nNoderlGen.start()`;
-      for (const name of ["gea@localhost", "geb@localhost"]) {
-        beams.push(
-          await startBeamNode({
-            name,
-            cookie: COOKIE,
-            registryPort: registry.port,
-            elixir: code,
-          }),
-        );
-      }
-    }
+    const haveElixir = cluster.haveElixir;
     const call = (node: string, mod: string, fun: string, args: unknown[]) =>
-      ctl.call(node, mod, fun, args, 600_000) as Promise<number>;
+      cluster.call(node, mod, fun, args, 600_000);
     const ex = (fn: () => Promise<number>) =>
       haveElixir ? fn() : Promise.resolve(undefined);
     /** Best (lowest) of `runs` rounds, noderl and Elixir taking turns. */
@@ -165,10 +134,7 @@ export async function benchGen(): Promise<BenchResult[]> {
       });
     }
   } finally {
-    for (const b of beams) await b.stop();
-    for (const p of peers) await p.stop().catch(() => {});
-    await ctl.stop();
-    await registry.close();
+    await cluster.stop();
   }
   return results;
 }

@@ -10,16 +10,9 @@
  *
  * @module
  */
-import { atom, type Node, startNode } from "../node/mod.ts";
-import { type Peer, startPeer } from "../node/peer.ts";
-import { startRegistry } from "../node/registry.ts";
-import {
-  beamHelper,
-  type BeamNode,
-  elixirPath,
-  startBeamNode,
-} from "./_beam.ts";
+import { atom } from "../node/mod.ts";
 import type { BenchResult } from "./_bench.ts";
+import { startBenchCluster } from "./_bench_cluster.ts";
 
 const COOKIE = "taskbench";
 const TS_SUP = "Elixir.Bench.TaskSupervisor";
@@ -27,45 +20,22 @@ const EX_SUP = "Elixir.Chat.TaskSupervisor";
 
 /** Runs the task bench; returns the figures (tasks per second). */
 export async function benchTasks(): Promise<BenchResult[]> {
-  const registry = await startRegistry({ port: 0 });
-  const ctl: Node = await startNode({
-    name: "taskbenchctl@localhost",
+  const cluster = await startBenchCluster({
     cookie: COOKIE,
-    registryPort: registry.port,
+    ctl: "taskbenchctl@localhost",
+    peers: ["tba@localhost", "tbb@localhost"],
+    modules: new URL("./_task_peer.ts", import.meta.url),
+    elixir: {
+      names: ["eba@localhost", "ebb@localhost"],
+      helper: "noderl_tasks.ex",
+      start: "NoderlTasks.start()",
+    },
   });
-  const peers: Peer[] = [];
-  const beams: BeamNode[] = [];
   const results: BenchResult[] = [];
   try {
-    const modules = new URL("./_task_peer.ts", import.meta.url);
-    for (const name of ["tba@localhost", "tbb@localhost"]) {
-      peers.push(
-        await startPeer({
-          name,
-          modules,
-          registryPort: registry.port,
-          cookie: COOKIE,
-        }),
-      );
-    }
-    const haveElixir = elixirPath !== undefined;
-    if (haveElixir) {
-      const code = `Code.require_file(${
-        JSON.stringify(beamHelper("noderl_tasks.ex"))
-      })\nNoderlTasks.start()`;
-      for (const name of ["eba@localhost", "ebb@localhost"]) {
-        beams.push(
-          await startBeamNode({
-            name,
-            cookie: COOKIE,
-            registryPort: registry.port,
-            elixir: code,
-          }),
-        );
-      }
-    }
+    const haveElixir = cluster.haveElixir;
     const call = (node: string, mod: string, fun: string, args: unknown[]) =>
-      ctl.call(node, mod, fun, args, 300_000) as Promise<number>;
+      cluster.call(node, mod, fun, args, 300_000);
     // noderl caller on tba, supervisor on tbb.
     const ts = {
       seq: (n: number) =>
@@ -187,10 +157,7 @@ export async function benchTasks(): Promise<BenchResult[]> {
       });
     }
   } finally {
-    for (const b of beams) await b.stop();
-    for (const p of peers) await p.stop().catch(() => {});
-    await ctl.stop();
-    await registry.close();
+    await cluster.stop();
   }
   return results;
 }
