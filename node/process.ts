@@ -381,9 +381,19 @@ export class Process {
     this.moreWaiters = null;
     this.queue = NO_MESSAGES;
     this.head = 0;
-    for (const w of waiting) {
-      if (w.timer !== undefined) clearTimeout(w.timer);
-      w.reject(new ExitError(reason, `${this.pid}`));
+    if (waiting.length > 0) {
+      // One error for the receives this process was waiting in, made
+      // without a stack trace: its stack would be the node's, not the
+      // process's, and capturing it was most of the cost of ending a
+      // waiting process (a supervisor stopping thousands of them).
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      const error = new ExitError(reason, `${this.pid}`);
+      Error.stackTraceLimit = limit;
+      for (const w of waiting) {
+        if (w.timer !== undefined) clearTimeout(w.timer);
+        w.reject(error);
+      }
     }
     this.resolveExited?.(reason);
   }
