@@ -43,7 +43,6 @@
  *
  * @module
  */
-import { createServer, type Server, type Socket } from "node:net";
 import {
   ALIVE2_REQ,
   ALIVE2_RESP,
@@ -63,6 +62,7 @@ import {
   setTimeout,
 } from "node:timers";
 import { defaultRegistryPort, RegistryError } from "./registry_client.ts";
+import { type Link, listenTcp, type TcpListener } from "./_registry_net.ts";
 
 /** Options of {@linkcode startRegistry}. */
 export interface RegistryOptions {
@@ -142,6 +142,7 @@ const REPLY_NO = latin1("NO");
 const REPLY_OK = latin1("OK");
 const REPLY_STOPPED = latin1("STOPPED");
 const REPLY_NOEXIST_STOPPED = latin1("NOEXISTSTOPPED");
+const REPLY_NOT_FOUND = new Uint8Array([PORT2_RESP, 1]);
 
 interface Entry {
   readonly name: string;
@@ -166,7 +167,7 @@ interface Unused {
 }
 
 class Conn {
-  readonly socket: Socket;
+  readonly link: Link;
   readonly id: number;
   /** Bytes of a request received so far (null: none yet). */
   buf: Uint8Array | null = null;
@@ -176,8 +177,8 @@ class Conn {
   /** A registered node's connection: kept open, no packet timeout. */
   entry: Entry | null = null;
   done = false;
-  constructor(socket: Socket, id: number, now: number) {
-    this.socket = socket;
+  constructor(link: Link, id: number, now: number) {
+    this.link = link;
     this.id = id;
     this.last = now;
   }
@@ -209,23 +210,38 @@ function utf8Chars(bytes: Uint8Array): [string, number] | undefined {
   return [text, chars];
 }
 
+/**
+ * `bytes` as a string when they are 1 to 255 ASCII characters without NUL,
+ * else undefined (the caller then decodes and checks them as UTF-8).
+ */
+function asciiName(bytes: Uint8Array): string | undefined {
+  const n = bytes.length;
+  if (n < 1 || n > 255) return undefined;
+  for (let i = 0; i < n; i++) {
+    const b = bytes[i];
+    if (b === 0 || b > 127) return undefined;
+  }
+  return String.fromCharCode.apply(null, bytes as unknown as number[]);
+}
+
 function nextCounter(counter: number): number {
   const next = (counter + 1) >>> 0;
   return next < 4 ? 4 : next;
 }
 
 class Daemon implements Registry {
-  readonly port: number;
+  port = 0;
   readonly address: string;
   readonly closed: Promise<void>;
-  #server: Server;
-  #conns = new Set<Conn>();
+  #listener: TcpListener | null = null;
+  /** Connections open (accepted, `closed` not yet called). */
+  #open = 0;
   #pending = new Set<Conn>();
   #reg = new Map<string, Entry>();
   #unused = new Map<string, Unused>();
   #namesReply: Uint8Array | null = null;
   #nextId = 1;
-  #sweeper: ReturnType<typeof setInterval>;
+  #sweeper: ReturnType<typeof setInterval> | undefined;
   #debug: boolean;
   #relaxed: boolean;
   #timeoutMs: number;
@@ -235,14 +251,7 @@ class Daemon implements Registry {
   #killTimer: ReturnType<typeof setTimeout> | undefined;
   #markClosed!: () => void;
 
-  constructor(
-    server: Server,
-    port: number,
-    address: string,
-    o: RegistryOptions,
-  ) {
-    this.#server = server;
-    this.port = port;
+  constructor(address: string, o: RegistryOptions) {
     this.address = address;
     this.#debug = o.debug ?? false;
     this.#relaxed = o.relaxed ?? false;
@@ -250,8 +259,17 @@ class Daemon implements Registry {
     this.#maxConns = o.maxConnections ?? 16_384;
     this.#log = o.log ?? ((line) => console.error(line));
     this.closed = new Promise((res) => (this.#markClosed = res));
-    server.on("connection", (socket: Socket) => this.#accept(socket));
-    server.on("error", (err: Error) => this.#log(`registry: ${err.message}`));
+  }
+
+  /** Listens on `port` (rejects with the runtime's error), then sweeps. */
+  async listen(port: number): Promise<void> {
+    this.#listener = await listenTcp<Conn>(port, this.address, {
+      accept: (link) => this.#accept(link),
+      data: (c, chunk) => this.#data(c, chunk),
+      closed: (c) => this.#closed(c),
+      error: (err) => this.#log(`registry: ${err.message}`),
+    });
+    this.port = this.#listener.port;
     const every = Math.max(5, Math.min(1000, Math.floor(this.#timeoutMs / 4)));
     this.#sweeper = setInterval(() => this.#sweep(), every);
     this.#sweeper.unref();
@@ -278,10 +296,9 @@ class Daemon implements Registry {
     if (this.#closing) return this.#closing;
     clearInterval(this.#sweeper);
     clearTimeout(this.#killTimer);
-    this.#closing = new Promise<void>((res) => {
-      this.#server.close(() => res());
-      for (const c of this.#conns) c.socket.destroy();
-    }).then(() => this.#markClosed());
+    this.#closing = (this.#listener?.close() ?? Promise.resolve()).then(() =>
+      this.#markClosed()
+    );
     return this.#closing;
   }
 
@@ -289,21 +306,16 @@ class Daemon implements Registry {
     return this.close();
   }
 
-  #accept(socket: Socket): void {
-    if (this.#closing || this.#conns.size >= this.#maxConns) {
-      socket.destroy();
-      return;
-    }
-    const c = new Conn(socket, this.#nextId++, Date.now());
-    this.#conns.add(c);
+  #accept(link: Link): Conn | null {
+    if (this.#closing || this.#open >= this.#maxConns) return null;
+    const c = new Conn(link, this.#nextId++, Date.now());
+    this.#open++;
     this.#pending.add(c);
-    socket.on("data", (chunk: Uint8Array) => this.#data(c, chunk));
-    socket.on("error", () => {}); // 'close' follows; nothing to report
-    socket.on("close", () => this.#closed(c));
+    return c;
   }
 
   #closed(c: Conn): void {
-    this.#conns.delete(c);
+    this.#open--;
     this.#pending.delete(c);
     c.done = true;
     if (c.entry) this.#unregister(c.entry, "connection closed");
@@ -312,24 +324,19 @@ class Daemon implements Registry {
   #drop(c: Conn): void {
     c.done = true;
     this.#pending.delete(c);
-    c.socket.destroy();
+    c.link.destroy();
   }
 
   #reply(c: Conn, bytes: Uint8Array | null): void {
     c.done = true;
     this.#pending.delete(c);
     if (!bytes) {
-      c.socket.destroy();
+      c.link.destroy();
       return;
     }
     // Close as soon as the reply is out, as epmd does (write, close), not
-    // waiting for the peer's end of input. When the write went straight to
-    // the kernel (Node), closing now sends the reply, then FIN; otherwise
-    // (Deno writes asynchronously) close once it is flushed.
-    const socket = c.socket;
-    socket.write(bytes);
-    if (socket.writableLength === 0) socket.destroy();
-    else socket.end(() => socket.destroy());
+    // waiting for the peer's end of input.
+    c.link.writeAndClose(bytes);
   }
 
   #sweep(): void {
@@ -424,7 +431,7 @@ class Daemon implements Registry {
   }
 
   #local(c: Conn, what: string): boolean {
-    if (isLoopback(c.socket.remoteAddress)) return true;
+    if (isLoopback(c.link.remoteAddress)) return true;
     this.#bad(c, `${what} from a non-loopback address`);
     return false;
   }
@@ -434,25 +441,31 @@ class Daemon implements Registry {
     if (req[end - 1] === 0) end--; // a NUL-terminated name
     if (end <= 1) return this.#bad(c, "PORT_PLEASE2_REQ without a name");
     const nb = req.subarray(1, end);
-    if (nb.indexOf(0) >= 0) {
-      return this.#bad(c, "PORT_PLEASE2_REQ name contains NUL");
+    // Names are ASCII almost always: read those without a UTF-8 decoder
+    // (a call into the runtime, a good part of a lookup's cost on Deno).
+    let name = asciiName(nb);
+    if (name === undefined) {
+      if (nb.indexOf(0) >= 0) {
+        return this.#bad(c, "PORT_PLEASE2_REQ name contains NUL");
+      }
+      const decoded = utf8Chars(nb);
+      if (!decoded || decoded[1] < 1 || decoded[1] > 255) {
+        return this.#bad(
+          c,
+          "PORT_PLEASE2_REQ name is not 1 to 255 characters of UTF-8",
+        );
+      }
+      name = decoded[0];
     }
-    const decoded = utf8Chars(nb);
-    if (!decoded || decoded[1] < 1 || decoded[1] > 255) {
-      return this.#bad(
-        c,
-        "PORT_PLEASE2_REQ name is not 1 to 255 characters of UTF-8",
-      );
-    }
-    const e = this.#reg.get(decoded[0]);
+    const e = this.#reg.get(name);
     if (this.#debug) {
       this.#log(
-        `registry: ${peer(c)} PORT_PLEASE2_REQ ${
-          JSON.stringify(decoded[0])
-        } → ${e ? `port ${e.port}` : "not registered"}`,
+        `registry: ${peer(c)} PORT_PLEASE2_REQ ${JSON.stringify(name)} → ${
+          e ? `port ${e.port}` : "not registered"
+        }`,
       );
     }
-    this.#reply(c, e ? e.portReply : new Uint8Array([PORT2_RESP, 1]));
+    this.#reply(c, e ? e.portReply : REPLY_NOT_FOUND);
   }
 
   #alive(c: Conn, req: Uint8Array): void {
@@ -548,7 +561,7 @@ class Daemon implements Registry {
         } port ${port} → creation ${creation}`,
       );
     }
-    c.socket.write(reply);
+    c.link.write(reply);
   }
 
   #unregister(e: Entry, why: string): void {
@@ -617,7 +630,7 @@ class Daemon implements Registry {
     c.done = true;
     // Stop once the reply is on its way (or after a second if it is stuck).
     this.#killTimer = setTimeout(() => void this.close(), 1000);
-    c.socket.end(REPLY_OK, () => void this.close());
+    c.link.writeAndClose(REPLY_OK, () => void this.close());
   }
 
   #stop(c: Conn, req: Uint8Array): void {
@@ -649,7 +662,7 @@ class Daemon implements Registry {
     const other = e.conn;
     this.#unregister(e, "STOP_REQ");
     other.done = true;
-    other.socket.destroy();
+    other.link.destroy();
     this.#reply(c, REPLY_STOPPED);
   }
 }
@@ -695,7 +708,7 @@ function portReply(
 }
 
 function peer(c: Conn): string {
-  return `${c.socket.remoteAddress}:${c.socket.remotePort}`;
+  return `${c.link.remoteAddress}:${c.link.remotePort}`;
 }
 
 /**
@@ -738,33 +751,20 @@ export function startRegistry(
       new RegistryError(`packetTimeoutMs must be positive, got ${timeout}`),
     );
   }
-  return new Promise((resolve, reject) => {
-    const server = createServer({ allowHalfOpen: false });
-    const onError = (err: Error & { code?: string }) => {
-      server.close();
-      if (err.code === "EADDRINUSE") {
-        reject(
-          new RegistryError(
-            `port ${port} on ${address} is already in use — another registry or epmd runs there ` +
-              `(list its names with \`epmd -port ${port} -names\`); choose another port with --port or ERL_EPMD_PORT`,
-            { code: err.code, cause: err },
-          ),
+  const daemon = new Daemon(address, options);
+  return daemon.listen(port).then(
+    () => daemon,
+    (err: Error & { code?: string }) => {
+      throw err.code === "EADDRINUSE"
+        ? new RegistryError(
+          `port ${port} on ${address} is already in use — another registry or epmd runs there ` +
+            `(list its names with \`epmd -port ${port} -names\`); choose another port with --port or ERL_EPMD_PORT`,
+          { code: err.code, cause: err },
+        )
+        : new RegistryError(
+          `cannot listen on ${address}:${port}: ${err.message}`,
+          { code: err.code, cause: err },
         );
-      } else {
-        reject(
-          new RegistryError(
-            `cannot listen on ${address}:${port}: ${err.message}`,
-            { code: err.code, cause: err },
-          ),
-        );
-      }
-    };
-    server.once("error", onError);
-    server.listen({ port, host: address }, () => {
-      server.off("error", onError);
-      const bound = server.address();
-      const actual = typeof bound === "object" && bound ? bound.port : port;
-      resolve(new Daemon(server, actual, address, options));
-    });
-  });
+    },
+  );
 }
