@@ -238,8 +238,6 @@ class Daemon implements Registry {
   readonly address: string;
   readonly closed: Promise<void>;
   #listener: TcpListener | null = null;
-  /** Connections open (accepted, `closed` not yet called). */
-  #open = 0;
   #pending = new Set<Conn>();
   #reg = new Map<string, Entry>();
   #unused = new Map<string, Unused>();
@@ -267,7 +265,7 @@ class Daemon implements Registry {
 
   /** Listens on `port` (rejects with the runtime's error), then sweeps. */
   async listen(port: number): Promise<void> {
-    this.#listener = await listenTcp<Conn>(port, this.address, {
+    this.#listener = await listenTcp<Conn>(port, this.address, this.#maxConns, {
       accept: (link) => this.#accept(link),
       data: (c, chunk) => this.#data(c, chunk),
       closed: (c) => this.#closed(c),
@@ -300,6 +298,9 @@ class Daemon implements Registry {
     if (this.#closing) return this.#closing;
     clearInterval(this.#sweeper);
     clearTimeout(this.#killTimer);
+    // The listener closes what it still writes to; the rest is ours.
+    for (const c of this.#pending) c.link.destroy();
+    for (const e of this.#reg.values()) e.conn.link.destroy();
     this.#closing = (this.#listener?.close() ?? Promise.resolve()).then(() =>
       this.#markClosed()
     );
@@ -311,15 +312,13 @@ class Daemon implements Registry {
   }
 
   #accept(link: Link): Conn | null {
-    if (this.#closing || this.#open >= this.#maxConns) return null;
+    if (this.#closing) return null;
     const c = new Conn(link, this.#nextId++, Date.now());
-    this.#open++;
     this.#pending.add(c);
     return c;
   }
 
   #closed(c: Conn): void {
-    this.#open--;
     this.#pending.delete(c);
     c.done = true;
     if (c.entry) this.#unregister(c.entry, "connection closed");
