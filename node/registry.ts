@@ -300,7 +300,10 @@ class Daemon implements Registry {
     clearTimeout(this.#killTimer);
     // The listener closes what it still writes to; the rest is ours.
     for (const c of this.#pending) c.link.destroy();
-    for (const e of this.#reg.values()) e.conn.link.destroy();
+    for (const e of [...this.#reg.values()]) {
+      this.#unregister(e, "registry closed");
+      e.conn.link.destroy();
+    }
     this.#closing = (this.#listener?.close() ?? Promise.resolve()).then(() =>
       this.#markClosed()
     );
@@ -752,6 +755,14 @@ export function startRegistry(
   if (!(timeout > 0)) {
     return Promise.reject(
       new RegistryError(`packetTimeoutMs must be positive, got ${timeout}`),
+    );
+  }
+  const max = options.maxConnections ?? 16_384;
+  if (!Number.isInteger(max) || max < 1) {
+    return Promise.reject(
+      new RegistryError(
+        `maxConnections must be a positive integer, got ${max}`,
+      ),
     );
   }
   const daemon = new Daemon(address, options);

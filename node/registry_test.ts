@@ -57,6 +57,24 @@ async function eventually(
   return Date.now() - t0;
 }
 
+/** `p`, or a failure naming `what` after `ms`. */
+async function within<T>(ms: number, p: Promise<T>, what: string): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${what}: not within ${ms} ms`)),
+          ms,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 test("ALIVE2_REQ → ALIVE2_X_RESP: creation never 0 and new on each registration", async () => {
   await withRegistry(async (r) => {
     const a = hold(r.port, framed(alive2("foo", 4660)));
@@ -495,6 +513,97 @@ test("load: 1,000 registered names and 1,000 concurrent lookups all answer", {
     await Promise.all(regs.map((g) => g.close()));
     assert.equal(r.names().length, 0);
   });
+});
+
+test("maxConnections: past the limit a connection closes unanswered; room again once one closes", async () => {
+  await withRegistry(async (r) => {
+    const reg = await registerNode("held", 4660, { port: r.port });
+    const idle = [
+      hold(r.port, new Uint8Array(0)),
+      hold(r.port, new Uint8Array([0])),
+    ];
+    const lookup = framed([122, ...bytes("held")]);
+    // Once the daemon has accepted the three, a fourth closes unanswered.
+    await eventually(
+      async () => (await exchange(r.port, lookup)).data.length === 0,
+      3000,
+      "a connection past the limit refused",
+    );
+    const refused = await exchange(r.port, lookup);
+    assert.deepEqual(refused.data, new Uint8Array(0));
+    assert.ok(refused.closed);
+    assert.deepEqual(r.names().map((n) => n.name), ["held"]);
+    await idle[0].close();
+    await eventually(
+      async () => (await exchange(r.port, lookup)).data[0] === 119,
+      3000,
+      "a lookup answered once a connection closed",
+    );
+    await idle[1].close();
+    await reg.close();
+  }, { maxConnections: 3 });
+  await assert.rejects(
+    startRegistry({ port: 0, maxConnections: 0 }),
+    /maxConnections must be a positive integer, got 0/,
+  );
+});
+
+test("hundreds of idle connections and connect-close floods: lookups answer, the sweep closes the idle ones", async () => {
+  const timeout = 400;
+  await withRegistry(async (r) => {
+    const reg = await registerNode("busy", 4660, { port: r.port });
+    const idle = Array.from(
+      { length: 300 },
+      (_, i) => hold(r.port, new Uint8Array(i % 3 === 0 ? [] : [0, 9, 122])),
+    );
+    // Connections that close at once, with nothing or half a request.
+    await Promise.all(
+      Array.from(
+        { length: 300 },
+        (_, i) =>
+          exchange(r.port, new Uint8Array(i % 2 ? [] : [0, 5, 122]), {
+            end: true,
+            waitMs: 2000,
+          }),
+      ),
+    );
+    assert.equal((await lookupNode("busy", { port: r.port }))?.port, 4660);
+    const t0 = Date.now();
+    await within(
+      timeout + 3000,
+      Promise.all(idle.map((h) => h.closed)),
+      "the sweep closing 300 idle connections",
+    );
+    const took = Date.now() - t0;
+    assert.ok(
+      took < timeout + 1500,
+      `idle connections closed after ${took} ms`,
+    );
+    for (const h of idle) assert.deepEqual(h.data(), new Uint8Array(0));
+    // The registration is exempt and still answers.
+    assert.equal((await lookupNode("busy", { port: r.port }))?.port, 4660);
+    await reg.close();
+  }, { packetTimeoutMs: timeout });
+});
+
+test("close() ends idle, registered and half-sent connections at once", async () => {
+  const r = await startRegistry({ port: 0, log: () => {} });
+  const reg = await registerNode("stay", 4660, { port: r.port });
+  const idle = Array.from(
+    { length: 200 },
+    (_, i) => hold(r.port, new Uint8Array(i % 2 ? [] : [0, 9, 122, 97])),
+  );
+  // Wait until the daemon has them (a lookup after them is answered).
+  assert.equal((await lookupNode("stay", { port: r.port }))?.port, 4660);
+  const t0 = Date.now();
+  await within(3000, r.close(), "close()");
+  await within(
+    3000,
+    Promise.all([...idle.map((h) => h.closed), reg.closed]),
+    "the connections closing",
+  );
+  assert.ok(Date.now() - t0 < 2000, `closed after ${Date.now() - t0} ms`);
+  assert.deepEqual(r.names(), []);
 });
 
 test("client errors say what happened and what to do", async () => {
