@@ -5,8 +5,9 @@
  * Why two: a lookup is one short connection (accept, one read, one write,
  * close), so what a runtime spends per connection is most of what a lookup
  * costs. On Deno, `node:net` adds Node's stream machinery on top of Deno's own
- * sockets; `Deno.listen` with one read loop per connection costs about half
- * the CPU per lookup (measured with `tests/bench_registry.ts`).
+ * sockets: with `Deno.listen` and one read loop per connection the daemon
+ * spends 3-5 µs less CPU (user) per lookup, of 22-27 µs, in the registry bench
+ * (`tests/bench_registry.ts`, 2-core machine).
  *
  * @module
  */
@@ -78,9 +79,11 @@ export function listenTcp<S>(
 // node:net
 //
 // Per connection, only what a lookup needs: the daemon's state rides on the
-// socket and the listeners are shared functions, not closures in a set of
-// open sockets (which cost 2-4 µs of CPU per lookup on Node 20, mostly in
-// the garbage collector); Node's own `maxConnections` counts connections.
+// socket and the listeners are shared functions, not closures kept in a set
+// of open sockets (those cost a bare server 2-4 µs of CPU per connection on
+// Node 20); Node's own `maxConnections` counts connections. Of the ~22 µs
+// (user) a lookup then costs, ~12 are net.Socket's: its construction and the
+// stream machinery (a server on Node's internal handles spends ~9 µs).
 
 const ignore = (): void => {};
 const kState = Symbol("noderl.registry.state");
@@ -275,7 +278,6 @@ function listenDeno<S>(
   const links = new Set<DenoLink>();
   const pool: Uint8Array[] = [];
   let closing = false;
-  let open = 0;
   let allClosed: (() => void) | undefined;
 
   const serve = async (link: DenoLink, state: S) => {
@@ -312,7 +314,7 @@ function listenDeno<S>(
     links.delete(link);
     if (pool.length < POOL_MAX) pool.push(buf);
     handler.closed(state);
-    if (--open === 0 && allClosed) allClosed();
+    if (links.size === 0 && allClosed) allClosed();
   };
 
   const acceptLoop = async () => {
@@ -341,7 +343,6 @@ function listenDeno<S>(
         continue;
       }
       links.add(link);
-      open++;
       void serve(link, state);
     }
   };
@@ -359,7 +360,7 @@ function listenDeno<S>(
           // already closed
         }
         await accepting;
-        const drained = open === 0
+        const drained = links.size === 0
           ? Promise.resolve()
           : new Promise<void>((res) => (allClosed = res));
         for (const l of links) l.destroy();
