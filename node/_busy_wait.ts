@@ -31,7 +31,7 @@ let spinning = false;
 // spin. On a machine whose cores are all taken, the spin itself keeps the
 // peer from running (a round trip then waits for time slices: measured here
 // at load 10 on 2 cores, 2 ms instead of 30 µs), so a few spins in a row
-// that end with nothing received turn it off for a while.
+// that end with nothing received turn it off for a while (see coolMs).
 /** Something was received since the current spin began. */
 let hit = false;
 /** Spins in a row that ended with nothing received. */
@@ -39,7 +39,13 @@ let misses = 0;
 /** No spinning before this time (ms, performance.now()). */
 let coolUntil = 0;
 const MISSES_TO_COOL = 3;
-const COOL_MS = 50;
+// How long spinning stays off backs off: a busy exchange that stalls now
+// and then (a peer's garbage collection) loses little, a machine with no
+// core to spare turns spinning off for longer and longer. A spin that
+// helped starts the back-off over.
+const COOL_MIN_MS = 5;
+const COOL_MAX_MS = 200;
+let coolMs = COOL_MIN_MS;
 
 function spin(): void {
   if (performance.now() < spinUntil) {
@@ -54,9 +60,11 @@ function spin(): void {
 function ended(): void {
   if (hit) {
     misses = 0;
+    coolMs = COOL_MIN_MS;
   } else if (++misses >= MISSES_TO_COOL) {
     misses = 0;
-    coolUntil = performance.now() + COOL_MS;
+    coolUntil = performance.now() + coolMs;
+    coolMs = Math.min(COOL_MAX_MS, coolMs * 2);
   }
   hit = false;
 }
