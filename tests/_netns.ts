@@ -21,6 +21,17 @@ import { registryScript, tsRunner } from "./_registry.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
 
+/** Listens on `::` and on 10.77.9.1 (port 0 each), then exits 0. */
+const LISTEN_CHECK = `import("node:net").then(({ createServer }) => {
+  const a = createServer().listen(0, "::", () => {
+    const b = createServer().listen(0, "10.77.9.1", () => {
+      a.close(); b.close();
+    });
+    b.on("error", (e) => { console.error(e.message); process.exit(1); });
+  });
+  a.on("error", (e) => { console.error(e.message); process.exit(1); });
+});`;
+
 function probe(): string | false {
   if (process.platform !== "linux") return "network namespaces need Linux";
   if (typeof process.getuid === "function" && process.getuid() !== 0) {
@@ -73,6 +84,16 @@ function probe(): string | false {
     ]],
     ["bring a veth link up", ["-n", ns[0], "link", "set", "veth-p", "up"]],
     ["run a program in a namespace", ["netns", "exec", ns[0], "true"]],
+    // What the registries and nodes do there: listen on every address (IPv4
+    // and IPv6, as the registry does) and on the test's own address.
+    ["listen on :: and on a test address in a namespace (this runtime)", [
+      "netns",
+      "exec",
+      ns[0],
+      process.execPath,
+      ...("Deno" in globalThis ? ["eval"] : ["-e"]),
+      LISTEN_CHECK,
+    ]],
   ];
   try {
     try {
@@ -84,9 +105,10 @@ function probe(): string | false {
     }
     for (const [what, args] of steps) {
       try {
-        execFileSync("ip", args, { stdio: "pipe" });
+        execFileSync("ip", args, { stdio: "pipe", timeout: 20_000 });
       } catch (e) {
-        return `cannot ${what} here (ip ${args.join(" ")}): ${
+        const shown = args.map((a) => a.length > 40 ? "…" : a).join(" ");
+        return `cannot ${what} here (ip ${shown}): ${
           String((e as { stderr?: unknown }).stderr ?? e).trim()
         }`;
       }
