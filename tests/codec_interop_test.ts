@@ -39,8 +39,12 @@ test(
       const orig = join(dir.host, "orig.bin"),
         back = join(dir.host, "back.bin");
       const [origB, backB] = [`${dir.beam}/orig.bin`, `${dir.beam}/back.bin`];
+      // NODERL_ORDER_SEED replays a failed run's terms.
+      const seed = Number(
+        process.env.NODERL_ORDER_SEED ?? Date.now() % 100000,
+      );
       const gen = await runErl(
-        `noderl_oracle:gen(3000, ${Date.now() % 100000}, "${origB}"), halt().`,
+        `noderl_oracle:gen(3000, ${seed}, "${origB}"), halt().`,
       );
       assert.equal(gen.code, 0, gen.stderr + gen.stdout);
       const terms = split(readFileSync(orig));
@@ -50,7 +54,11 @@ test(
       const check = await runErl(
         `noderl_oracle:check("${origB}", "${backB}").`,
       );
-      assert.equal(check.code, 0, check.stdout + check.stderr);
+      assert.equal(
+        check.code,
+        0,
+        `seed ${seed}: ${check.stdout}${check.stderr}`,
+      );
       assert.match(check.stdout, /^ok 3000/);
 
       // The oracle itself must notice a difference: turn one float 1.0 into 1.
