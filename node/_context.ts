@@ -59,8 +59,15 @@ class PromiseHookContext implements ProcessContext {
     const key = Symbol("noderl process");
     type Marked = Promise<unknown> & { [key]?: Process };
     v8.promiseHooks.createHook({
-      init: (promise: Marked) => {
-        if (this.current !== undefined) promise[key] = this.current;
+      // Only promises with a parent are marked: those `then` and `await`
+      // make, whose reactions run the code that follows. A promise without
+      // one (an async function's result, `new Promise`) runs no code of its
+      // own in a reaction, and a mark costs the promise a property array
+      // (40 bytes): an idle process has two of each kind.
+      init: (promise: Marked, parent: unknown) => {
+        if (parent !== undefined && this.current !== undefined) {
+          promise[key] = this.current;
+        }
       },
       before: (promise: Marked) => {
         this.saved.push(this.current);
