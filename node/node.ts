@@ -22,6 +22,7 @@ import { A, isTuple } from "./_atoms.ts";
 import { describeArity, takesArity } from "./arity.ts";
 import { installBuiltins } from "./_builtins.ts";
 import { processContext, runningNodes } from "./_context.ts";
+import { ProcessTable } from "./_process_table.ts";
 import type { Destination } from "./_dest.ts";
 import { DFLAG, DFLAG_NODERL, OP } from "./_dist.ts";
 import { erpcCall, erpcCast, installErpc, rexHandler } from "./_erpc.ts";
@@ -129,12 +130,11 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly options: NodeOptions;
   private readonly server: ReturnType<typeof createServer>;
   private readonly registration: Registration;
-  private readonly processes = new Map<number, Process>();
+  private readonly processes = new ProcessTable();
   private readonly names = new Map<string, Process>();
   private readonly aliasOwners = new Map<string, Process>();
   private readonly modules = new Map<string, Record<string, ModuleFunction>>();
   private readonly timers = new Timers(this);
-  private nextId = 1;
   private refCounter = 0;
   private readonly refSalt = randomBytes(4).readUInt32BE(0);
   private stopped = false;
@@ -202,13 +202,13 @@ export class Node extends EventEmitter<NodeEvents> {
 
     // The I/O server first: every other process's group leader.
     const ioPid = this.newPid();
-    this.ioServer = this.addProcess(new Process(ioPid, ioPid));
+    this.ioServer = this.addProcess(ioPid, ioPid);
     this.ioServer.handler = (m) => this.io.handle(m);
     this.ioServer.label = "io server";
     this.ioServer.system = true;
     this.names.set("user", this.ioServer);
     this.ioServer.registeredName = "user";
-    this.shell = this.addProcess(new Process(this.newPid(), ioPid));
+    this.shell = this.addProcess(ioPid);
     this.shell.label = "shell";
     this.systemProcess("net_kernel", (m) => this.net.handle(m));
     this.systemProcess("rex", rexHandler(this));
@@ -264,11 +264,11 @@ export class Node extends EventEmitter<NodeEvents> {
 
   /** The next pid of this node. */
   private newPid(): Pid {
-    const id = this.nextId++;
+    const slot = this.processes.reserve();
     return new Pid(
       this.name,
-      id & 0x7fffffff,
-      Math.floor(id / 0x80000000),
+      slot,
+      this.processes.serialOf(slot),
       this.creation,
     );
   }
@@ -284,9 +284,9 @@ export class Node extends EventEmitter<NodeEvents> {
   }
 
   /** Adds a process to this node's table. */
-  private addProcess(p: Process): Process {
-    this.processes.set(p.pid.id, p);
-    p.owner = this;
+  private addProcess(groupLeader: Pid, pid = this.newPid()): Process {
+    const p = new Process(pid, groupLeader, this);
+    this.processes.set(p);
     return p;
   }
 
@@ -303,7 +303,7 @@ export class Node extends EventEmitter<NodeEvents> {
    * async function): for servers written as callbacks. @internal
    */
   handlerProcess(label: string, handler: MessageHandler): Process {
-    const p = this.addProcess(new Process(this.newPid(), this.ioServer.pid));
+    const p = this.addProcess(this.ioServer.pid);
     p.handler = handler;
     p.label = label;
     p.system = true;
@@ -328,13 +328,12 @@ export class Node extends EventEmitter<NodeEvents> {
     if (pid.node !== this.name || pid.creation !== this.creation) {
       return undefined;
     }
-    const p = this.processes.get(pid.id);
-    return p !== undefined && p.pid.serial === pid.serial ? p : undefined;
+    return this.processes.get(pid.id, pid.serial);
   }
 
   /** The running processes (a copy, safe to iterate while they end). @internal */
   liveProcesses(): Process[] {
-    return [...this.processes.values()].filter((p) => p.alive);
+    return this.processes.values().filter((p) => p.alive);
   }
 
   /**
@@ -429,9 +428,7 @@ export class Node extends EventEmitter<NodeEvents> {
       monitorRef?: Ref;
     } = {},
   ): Process {
-    const p = this.addProcess(
-      new Process(this.newPid(), options.groupLeader ?? caller.groupLeader),
-    );
+    const p = this.addProcess(options.groupLeader ?? caller.groupLeader);
     p.label = options.label ?? (fn.name || undefined);
     if (options.link) {
       p.links.set(caller.pid.key, caller.pid);
@@ -459,7 +456,7 @@ export class Node extends EventEmitter<NodeEvents> {
     args: unknown[],
     options: { link?: boolean; monitorRef?: Ref },
   ): Process {
-    const p = this.addProcess(new Process(this.newPid(), groupLeader));
+    const p = this.addProcess(groupLeader);
     p.label = `${mod}.${fun}/${args.length}`;
     p.initialCall = tuple(Atom.of(mod), Atom.of(fun), args.length);
     if (options.link) p.links.set(requester.key, requester);
@@ -974,7 +971,7 @@ export class Node extends EventEmitter<NodeEvents> {
       return;
     }
     p.markExited(reason);
-    this.processes.delete(p.pid.id);
+    this.processes.delete(p);
     if (p.registeredName !== undefined) {
       if (this.names.get(p.registeredName) === p) {
         this.names.delete(p.registeredName);
@@ -1406,7 +1403,7 @@ export class Node extends EventEmitter<NodeEvents> {
     if (i >= 0) runningNodes.splice(i, 1);
     // Connections first: to peers this node is simply gone (noconnection).
     const closing = this.net.stop();
-    for (const p of [...this.processes.values()]) this.terminate(p, A.shutdown);
+    for (const p of this.processes.values()) this.terminate(p, A.shutdown);
     this.spawns.stop();
     await closing;
     await new Promise<void>((resolve) => this.server.close(() => resolve()));

@@ -8,8 +8,39 @@
 import { ExitError, TimeoutError } from "./errors.ts";
 import type { Pid, Ref } from "./terms.ts";
 
-/** The mailbox of every process that has no message waiting (never written). */
-const NO_MESSAGES: unknown[] = [];
+/**
+ * The messages of a process, oldest first from `head`: made when the first
+ * message has to wait (most idle processes never need one).
+ */
+class Mailbox {
+  items: unknown[];
+  head = 0;
+  constructor(first: unknown) {
+    this.items = [first];
+  }
+
+  /** Messages waiting. */
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  /** Takes message `i` out. */
+  take(i: number): void {
+    if (i === this.head) {
+      this.items[i] = undefined;
+      this.head++;
+      if (this.head > 1024 && this.head * 2 > this.items.length) {
+        this.items = this.items.slice(this.head);
+        this.head = 0;
+      } else if (this.head === this.items.length) {
+        this.items.length = 0;
+        this.head = 0;
+      }
+    } else {
+      this.items.splice(i, 1);
+    }
+  }
+}
 
 /** The resolve function of the promise last made by `capture`. */
 let capturedResolve: (m: unknown) => void = () => {};
@@ -80,8 +111,19 @@ export const EMPTY: unique symbol = Symbol("empty mailbox");
  */
 export type MessageHandler = (message: unknown, process: Process) => void;
 
+/** What a process needs of the node that runs it. @internal */
+export interface ProcessOwner {
+  /** The node's I/O server: the group leader of its processes by default. */
+  readonly ioServer: Process | undefined;
+}
+
+/** The exit reason of a process still running. */
+const RUNNING: unique symbol = Symbol("running");
+
 /** The fields of a process that most processes never use. */
 class Rare {
+  groupLeader: Pid | undefined = undefined;
+  handler: MessageHandler | undefined = undefined;
   trapExit = false;
   system = false;
   registeredName: string | undefined = undefined;
@@ -94,6 +136,7 @@ class Rare {
   aliases: Set<string> | undefined = undefined;
   /** Further concurrent receives (JS code may await several at once). */
   moreWaiters: Pending[] | null = null;
+  suspended: Promise<void> | undefined = undefined;
   exitedPromise: Promise<unknown> | undefined = undefined;
   resolveExited: ((reason: unknown) => void) | undefined = undefined;
 }
@@ -105,47 +148,67 @@ class Rare {
 export class Process {
   /** The process identifier. */
   readonly pid: Pid;
+  /** The node that runs this process. */
+  readonly owner: ProcessOwner | undefined;
+  /** A label for error messages, e.g. the function's name. */
+  label: string | undefined;
+  /** Messages delivered to it: reported as its reductions. */
+  reductions = 0;
+
+  /** The exit reason once ended; {@linkcode RUNNING} until then. */
+  private exit: unknown = RUNNING;
+  /** The mailbox: the shared empty array until a message waits. */
+  private box: Mailbox | undefined = undefined;
+  private waiter: Pending | null = null;
+  // What most processes never use (links, monitors, a name, a handler, a
+  // group leader of their own, trapping exits, a second receive …) lives in
+  // one object made on first use, the mailbox too: an idle process is 8
+  // fields, not 26 (~140 bytes less for each).
+  private rare: Rare | undefined;
+
+  /**
+   * A process of pid `pid` run by `owner`; nodes make them.
+   *
+   * @internal
+   */
+  constructor(pid: Pid, groupLeader: Pid, owner?: ProcessOwner) {
+    this.pid = pid;
+    this.owner = owner;
+    if (groupLeader !== owner?.ioServer?.pid) {
+      this.more().groupLeader = groupLeader;
+    }
+  }
+
   /** Whether the process is still running. */
-  alive = true;
-  /** Where this process's I/O goes. */
-  groupLeader: Pid;
+  get alive(): boolean {
+    return this.exit === RUNNING;
+  }
+
   /** The exit reason once the process has ended. */
-  exitReason: unknown;
+  get exitReason(): unknown {
+    return this.exit === RUNNING ? undefined : this.exit;
+  }
+
+  /** Where this process's I/O goes (its node's I/O server unless set). */
+  get groupLeader(): Pid {
+    return this.rare?.groupLeader ?? this.owner!.ioServer!.pid;
+  }
+  set groupLeader(leader: Pid) {
+    if (this.rare !== undefined || leader !== this.owner?.ioServer?.pid) {
+      this.more().groupLeader = leader;
+    }
+  }
+
   /**
    * A native handler instead of a mailbox, for system processes.
    *
    * @internal
    */
-  handler: MessageHandler | undefined;
-  /** The node that runs this process (set by the node). */
-  owner: object | undefined;
-  /** A label for error messages, e.g. the function's name. */
-  label: string | undefined;
-  /**
-   * Set while the process is suspended because it sent on a busy
-   * connection: its next `receive` (and `sleep`, call) waits for this.
-   */
-  suspended: Promise<void> | undefined;
-  /** Messages delivered to it: reported as its reductions. */
-  reductions = 0;
-
-  /** The mailbox: the shared empty array until a message waits. */
-  private queue: unknown[] = NO_MESSAGES;
-  private head = 0;
-  private waiter: Pending | null = null;
-  // What most processes never use (links, monitors, a name, trapping
-  // exits, a second receive …) lives in one object made on first use: an
-  // idle process is 13 fields, not 26 (~100 bytes less for each).
-  private rare: Rare | undefined;
-
-  /**
-   * A process of pid `pid`; nodes make them.
-   *
-   * @internal
-   */
-  constructor(pid: Pid, groupLeader: Pid) {
-    this.pid = pid;
-    this.groupLeader = groupLeader;
+  get handler(): MessageHandler | undefined {
+    return this.rare?.handler;
+  }
+  set handler(h: MessageHandler | undefined) {
+    if (h !== undefined || this.rare !== undefined) this.more().handler = h;
   }
 
   /** Further concurrent receives (JS code may await several at once). */
@@ -159,6 +222,19 @@ export class Process {
   /** The rarely used fields, made on first use. */
   private more(): Rare {
     return this.rare ??= new Rare();
+  }
+
+  /**
+   * Set while the process is suspended because it sent on a busy
+   * connection: its next `receive` (and `sleep`, call) waits for this.
+   */
+  get suspended(): Promise<void> | undefined {
+    return this.rare?.suspended;
+  }
+  set suspended(until: Promise<void> | undefined) {
+    if (until !== undefined || this.rare !== undefined) {
+      this.more().suspended = until;
+    }
   }
 
   /** Whether exit signals become `{EXIT, From, Reason}` messages. */
@@ -281,12 +357,12 @@ export class Process {
 
   /** Number of messages waiting in the mailbox. */
   get messageCount(): number {
-    return this.queue.length - this.head;
+    return this.box === undefined ? 0 : this.box.size;
   }
 
   /** A copy of the messages waiting in the mailbox, oldest first. */
   messages(): unknown[] {
-    return this.queue.slice(this.head);
+    return this.box === undefined ? [] : this.box.items.slice(this.box.head);
   }
 
   /** Whether a receive is waiting (the process is idle). */
@@ -298,8 +374,9 @@ export class Process {
   deliver(message: unknown): void {
     if (!this.alive) return;
     this.reductions++;
-    if (this.handler !== undefined) {
-      this.handler(message, this);
+    const r = this.rare;
+    if (r !== undefined && r.handler !== undefined) {
+      r.handler(message, this);
       return;
     }
     const w = this.waiter;
@@ -319,8 +396,8 @@ export class Process {
         return;
       }
     }
-    if (this.queue === NO_MESSAGES) this.queue = [message];
-    else this.queue.push(message);
+    if (this.box === undefined) this.box = new Mailbox(message);
+    else this.box.items.push(message);
   }
 
   /**
@@ -399,18 +476,21 @@ export class Process {
         new ExitError(this.exitReason, `${this.pid} cannot receive`),
       );
     }
-    const q = this.queue;
-    for (let i = this.head; i < q.length; i++) {
-      const m = q[i];
-      let ok: boolean;
-      try {
-        ok = matcher === undefined || matcher(m);
-      } catch (e) {
-        return Promise.reject(e);
-      }
-      if (ok) {
-        this.take(i);
-        return Promise.resolve(m);
+    const box = this.box;
+    if (box !== undefined) {
+      const q = box.items;
+      for (let i = box.head; i < q.length; i++) {
+        const m = q[i];
+        let ok: boolean;
+        try {
+          ok = matcher === undefined || matcher(m);
+        } catch (e) {
+          return Promise.reject(e);
+        }
+        if (ok) {
+          box.take(i);
+          return Promise.resolve(m);
+        }
       }
     }
     if (timeoutMs !== undefined && timeoutMs <= 0) {
@@ -440,55 +520,38 @@ export class Process {
     );
   }
 
-  /** Takes message `i` out of the mailbox. */
-  private take(i: number): void {
-    if (i === this.head) {
-      this.queue[i] = undefined;
-      this.head++;
-      if (this.head > 1024 && this.head * 2 > this.queue.length) {
-        this.queue = this.queue.slice(this.head);
-        this.head = 0;
-      } else if (this.head === this.queue.length) {
-        this.queue.length = 0;
-        this.head = 0;
-      }
-    } else {
-      this.queue.splice(i, 1);
-    }
-  }
-
   /** Takes the oldest message without waiting; {@linkcode EMPTY} if there is none. */
   takeFirst(): unknown {
-    if (this.head >= this.queue.length) return EMPTY;
-    const m = this.queue[this.head];
-    this.take(this.head);
+    const box = this.box;
+    if (box === undefined || box.size === 0) return EMPTY;
+    const m = box.items[box.head];
+    box.take(box.head);
     return m;
   }
 
   /** Removes every message `matcher` accepts; returns them. */
   drain(matcher: (m: unknown) => boolean): unknown[] {
-    if (this.head === this.queue.length) return [];
+    const box = this.box;
+    if (box === undefined || box.size === 0) return [];
     const kept: unknown[] = [], taken: unknown[] = [];
-    for (let i = this.head; i < this.queue.length; i++) {
-      const m = this.queue[i];
+    for (let i = box.head; i < box.items.length; i++) {
+      const m = box.items[i];
       (matcher(m) ? taken : kept).push(m);
     }
-    this.queue = kept;
-    this.head = 0;
+    box.items = kept;
+    box.head = 0;
     return taken;
   }
 
   /** Marks the process dead; fails a pending receive. Called by the node. */
   markExited(reason: unknown): void {
-    this.alive = false;
-    this.exitReason = reason;
+    this.exit = reason;
     const waiting = this.waiter === null
       ? []
       : [this.waiter, ...(this.moreWaiters ?? [])];
     this.waiter = null;
     this.moreWaiters = null;
-    this.queue = NO_MESSAGES;
-    this.head = 0;
+    this.box = undefined;
     if (waiting.length > 0) {
       // One error for the receives this process was waiting in, made
       // without a stack trace: its stack would be the node's, not the
