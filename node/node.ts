@@ -131,6 +131,8 @@ export class Node extends EventEmitter<NodeEvents> {
   private readonly server: ReturnType<typeof createServer>;
   private readonly registration: Registration;
   private readonly processes = new ProcessTable();
+  /** The class of this node's processes (they find the node on it). */
+  private readonly Proc = Process.ofOwner(this);
   private readonly names = new Map<string, Process>();
   private readonly aliasOwners = new Map<string, Process>();
   private readonly modules = new Map<string, Record<string, ModuleFunction>>();
@@ -285,7 +287,7 @@ export class Node extends EventEmitter<NodeEvents> {
 
   /** Adds a process to this node's table. */
   private addProcess(groupLeader: Pid, pid = this.newPid()): Process {
-    const p = new Process(pid, groupLeader, this);
+    const p = new this.Proc(pid, groupLeader);
     this.processes.set(p);
     return p;
   }

@@ -111,18 +111,14 @@ export const EMPTY: unique symbol = Symbol("empty mailbox");
  */
 export type MessageHandler = (message: unknown, process: Process) => void;
 
-/** What a process needs of the node that runs it. @internal */
-export interface ProcessOwner {
-  /** The node's I/O server: the group leader of its processes by default. */
-  readonly ioServer: Process | undefined;
-}
+/** The node that runs a process (opaque here). @internal */
+export type ProcessOwner = object;
 
 /** The exit reason of a process still running. */
 const RUNNING: unique symbol = Symbol("running");
 
 /** The fields of a process that most processes never use. */
 class Rare {
-  groupLeader: Pid | undefined = undefined;
   handler: MessageHandler | undefined = undefined;
   trapExit = false;
   system = false;
@@ -148,8 +144,13 @@ class Rare {
 export class Process {
   /** The process identifier. */
   readonly pid: Pid;
-  /** The node that runs this process. */
-  readonly owner: ProcessOwner | undefined;
+  /**
+   * The node that runs this process: kept on the prototype of its node's
+   * process class (see {@linkcode Process.ofOwner}), not in each process.
+   */
+  declare readonly owner: ProcessOwner | undefined;
+  /** Where this process's I/O goes. */
+  groupLeader: Pid;
   /** A label for error messages, e.g. the function's name. */
   label: string | undefined;
   /** Messages delivered to it: reported as its reductions. */
@@ -160,10 +161,10 @@ export class Process {
   /** The mailbox: the shared empty array until a message waits. */
   private box: Mailbox | undefined = undefined;
   private waiter: Pending | null = null;
-  // What most processes never use (links, monitors, a name, a handler, a
-  // group leader of their own, trapping exits, a second receive …) lives in
-  // one object made on first use, the mailbox too: an idle process is 8
-  // fields, not 26 (~140 bytes less for each).
+  // What most processes never use (links, monitors, a name, a handler,
+  // trapping exits, a second receive …) lives in one object made on first
+  // use, the mailbox too; the node is on the prototype: an idle process is
+  // 8 fields, not 26 (~140 bytes less for each).
   private rare: Rare | undefined;
 
   /**
@@ -171,12 +172,27 @@ export class Process {
    *
    * @internal
    */
-  constructor(pid: Pid, groupLeader: Pid, owner?: ProcessOwner) {
+  constructor(pid: Pid, groupLeader: Pid) {
     this.pid = pid;
-    this.owner = owner;
-    if (groupLeader !== owner?.ioServer?.pid) {
-      this.more().groupLeader = groupLeader;
+    this.groupLeader = groupLeader;
+  }
+
+  /**
+   * The class of the processes `owner` runs: they find their node on its
+   * prototype.
+   *
+   * @internal
+   */
+  static ofOwner(
+    owner: ProcessOwner,
+  ): new (pid: Pid, groupLeader: Pid) => Process {
+    class OwnedProcess extends Process {
+      constructor(pid: Pid, groupLeader: Pid) {
+        super(pid, groupLeader);
+      }
     }
+    Object.defineProperty(OwnedProcess.prototype, "owner", { value: owner });
+    return OwnedProcess;
   }
 
   /** Whether the process is still running. */
@@ -187,16 +203,6 @@ export class Process {
   /** The exit reason once the process has ended. */
   get exitReason(): unknown {
     return this.exit === RUNNING ? undefined : this.exit;
-  }
-
-  /** Where this process's I/O goes (its node's I/O server unless set). */
-  get groupLeader(): Pid {
-    return this.rare?.groupLeader ?? this.owner!.ioServer!.pid;
-  }
-  set groupLeader(leader: Pid) {
-    if (this.rare !== undefined || leader !== this.owner?.ioServer?.pid) {
-      this.more().groupLeader = leader;
-    }
   }
 
   /**
