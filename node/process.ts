@@ -111,9 +111,6 @@ export const EMPTY: unique symbol = Symbol("empty mailbox");
  */
 export type MessageHandler = (message: unknown, process: Process) => void;
 
-/** The node that runs a process (opaque here). @internal */
-export type ProcessOwner = object;
-
 /** The exit reason of a process still running. */
 const RUNNING: unique symbol = Symbol("running");
 
@@ -148,7 +145,7 @@ export class Process {
    * The node that runs this process: kept on the prototype of its node's
    * process class (see {@linkcode Process.ofOwner}), not in each process.
    */
-  declare readonly owner: ProcessOwner | undefined;
+  declare readonly owner: object | undefined;
   /** Where this process's I/O goes. */
   groupLeader: Pid;
   /** A label for error messages, e.g. the function's name. */
@@ -184,7 +181,7 @@ export class Process {
    * @internal
    */
   static ofOwner(
-    owner: ProcessOwner,
+    owner: object,
   ): new (pid: Pid, groupLeader: Pid) => Process {
     class OwnedProcess extends Process {
       constructor(pid: Pid, groupLeader: Pid) {
@@ -213,6 +210,7 @@ export class Process {
   get handler(): MessageHandler | undefined {
     return this.rare?.handler;
   }
+  /** @internal */
   set handler(h: MessageHandler | undefined) {
     if (h !== undefined || this.rare !== undefined) this.more().handler = h;
   }
