@@ -9,10 +9,19 @@
  * spends 3-5 µs less CPU (user) per lookup, of 22-27 µs, in the registry bench
  * (`tests/bench_registry.ts`, 2-core machine).
  *
+ * On Node, the same reasoning goes one layer down: `net.Socket` (its
+ * construction and the stream machinery) is most of the ~45 µs of user CPU a
+ * lookup costs a `node:net` server, so the daemon uses Node's TCP handles
+ * (`tcp_wrap`, what `net.Socket` is built on) directly: ~10 µs, and lookups
+ * then outpace `epmd`'s. It falls back to `node:net` where those handles are
+ * not what it expects, and for host names (which need a DNS lookup).
+ *
  * @module
  */
-import { createServer, type Socket } from "node:net";
+import { createServer, isIP, type Socket } from "node:net";
+import process from "node:process";
 import { setTimeout } from "node:timers";
+import { getSystemErrorMap } from "node:util";
 
 /** One accepted connection. */
 export interface Link {
@@ -68,11 +77,41 @@ export function listenTcp<S>(
   address: string,
   maxConnections: number,
   handler: LinkHandler<S>,
+  layer: TcpLayer = tcpLayer(address),
 ): Promise<TcpListener> {
   const deno = denoNet();
-  return deno
-    ? listenDeno(deno, port, address, maxConnections, handler)
-    : listenNode(port, address, maxConnections, handler);
+  if (layer === "deno" && deno) {
+    return listenDeno(deno, port, address, maxConnections, handler);
+  }
+  const handles = layer === "handles" && !deno ? nodeHandles() : undefined;
+  if (handles && isIP(address) !== 0) {
+    return listenHandles(handles, port, address, maxConnections, handler);
+  }
+  if (layer === "node:net") {
+    return listenNode(port, address, maxConnections, handler);
+  }
+  return Promise.reject(new Error(`TCP layer ${layer} is not available here`));
+}
+
+/** The TCP layers of {@linkcode listenTcp}. */
+export type TcpLayer = "deno" | "handles" | "node:net";
+
+/**
+ * Which TCP layer {@linkcode listenTcp} uses for `address` here: `"deno"`,
+ * `"handles"` (Node's TCP handles, for IP addresses) or `"node:net"`. The
+ * environment variable `NODERL_REGISTRY_NET=node:net` makes Node use
+ * `node:net` (a way out should Node's handles ever misbehave).
+ */
+export function tcpLayer(address = "127.0.0.1"): TcpLayer {
+  if (denoNet()) return "deno";
+  if (process.env.NODERL_REGISTRY_NET === "node:net") return "node:net";
+  return isIP(address) !== 0 && nodeHandles() ? "handles" : "node:net";
+}
+
+/** The layers {@linkcode listenTcp} can use in this runtime (for tests). */
+export function tcpLayers(): TcpLayer[] {
+  if (denoNet()) return ["deno"];
+  return nodeHandles() ? ["handles", "node:net"] : ["node:net"];
 }
 
 // ---------------------------------------------------------------------------
@@ -366,6 +405,310 @@ function listenDeno<S>(
         for (const l of links) l.destroy();
         await drained;
       })();
+    },
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Node's TCP handles
+//
+// `net.Socket` wraps a `tcp_wrap` TCP handle; a lookup needs none of what the
+// wrapper adds (streams, events, buffering, timers). This layer talks to the
+// handle as `net` itself does: `onconnection` for accepts, `readStart` and
+// `onread` (bytes counted in `streamBaseState`), `writeBuffer` with a
+// `WriteWrap` (completed at once, or later through `oncomplete`), `close`.
+// `process.binding` exposes these (DEP0111, a documentation-only
+// deprecation); every part used is checked before use, and without them the
+// daemon runs on `node:net`.
+
+/** A `tcp_wrap` TCP handle, the parts used here. */
+interface TcpHandle {
+  bind(address: string, port: number): number;
+  bind6(address: string, port: number, flags: number): number;
+  listen(backlog: number): number;
+  getsockname(out: { address?: string; port?: number }): number;
+  getpeername(out: { address?: string; port?: number }): number;
+  readStart(): number;
+  writeBuffer(req: WriteReq, data: Uint8Array): number;
+  close(cb?: () => void): void;
+  onconnection: (err: number, handle?: TcpHandle) => void;
+  /** Must be a function: Node aborts the process on anything else. */
+  onread: (this: TcpHandle, buf: ArrayBuffer | undefined) => void;
+  /** The link reading from this handle (set here). */
+  link?: HandleLink<unknown>;
+}
+interface WriteReq {
+  handle: TcpHandle;
+  oncomplete: (this: WriteReq, status: number) => void;
+  async: boolean;
+  link: HandleLink<unknown>;
+}
+interface Handles {
+  TCP: new (type: number) => TcpHandle;
+  server: number;
+  WriteWrap: new () => WriteReq;
+  state: Int32Array;
+  nread: number;
+  offset: number;
+  wasAsync: number;
+}
+
+let handlesChecked = false;
+let handles: Handles | undefined;
+
+function nodeHandles(): Handles | undefined {
+  if (handlesChecked) return handles;
+  handlesChecked = true;
+  // With --pending-deprecation, process.binding warns: stay on node:net.
+  if (
+    process.execArgv.includes("--pending-deprecation") ||
+    process.env.NODE_PENDING_DEPRECATION === "1"
+  ) return undefined;
+  try {
+    const binding = (process as { binding?: (name: string) => unknown })
+      .binding;
+    if (typeof binding !== "function") return undefined;
+    const tcp = binding("tcp_wrap") as {
+      TCP?: unknown;
+      constants?: { SERVER?: unknown };
+    };
+    const stream = binding("stream_wrap") as Record<string, unknown>;
+    const { TCP, constants } = tcp;
+    const { WriteWrap, streamBaseState } = stream;
+    const nread = stream.kReadBytesOrError, offset = stream.kArrayBufferOffset;
+    const wasAsync = stream.kLastWriteWasAsync;
+    if (
+      typeof TCP !== "function" || typeof WriteWrap !== "function" ||
+      typeof constants?.SERVER !== "number" ||
+      !(streamBaseState instanceof Int32Array) ||
+      typeof nread !== "number" || typeof offset !== "number" ||
+      typeof wasAsync !== "number"
+    ) return undefined;
+    const proto = (TCP as { prototype: Record<string, unknown> }).prototype;
+    for (
+      const m of [
+        "bind",
+        "bind6",
+        "listen",
+        "getsockname",
+        "getpeername",
+        "readStart",
+        "writeBuffer",
+        "close",
+      ]
+    ) {
+      if (typeof proto[m] !== "function") return undefined;
+    }
+    handles = {
+      TCP: TCP as Handles["TCP"],
+      server: constants.SERVER,
+      WriteWrap: WriteWrap as Handles["WriteWrap"],
+      state: streamBaseState,
+      nread,
+      offset,
+      wasAsync,
+    };
+  } catch {
+    handles = undefined;
+  }
+  return handles;
+}
+
+/** An error as Node's `net` makes it from a libuv status (code, errno, syscall). */
+function uvError(
+  status: number,
+  syscall: string,
+  address?: string,
+  port?: number,
+): Error {
+  const [code, text] = getSystemErrorMap().get(status) ??
+    [`E${-status}`, "unknown error"];
+  const where = address === undefined ? "" : ` ${address}:${port}`;
+  return Object.assign(new Error(`${syscall} ${code}: ${text}${where}`), {
+    code,
+    errno: status,
+    syscall,
+    address,
+    port,
+  });
+}
+
+class HandleLink<S> implements Link {
+  readonly handle: TcpHandle;
+  readonly listener: HandleListener<S>;
+  state: S | undefined = undefined;
+  #peer: { address?: string; port?: number } | undefined;
+  closed = false;
+  /** Writes handed to the OS asynchronously and not yet complete. */
+  pending = 0;
+  /** Close once `pending` is 0, then call this (write-then-close). */
+  closeAfter: (() => void) | null = null;
+  constructor(handle: TcpHandle, listener: HandleListener<S>) {
+    this.handle = handle;
+    this.listener = listener;
+  }
+  #peername(): { address?: string; port?: number } {
+    if (this.#peer === undefined) {
+      const out: { address?: string; port?: number } = {};
+      if (!this.closed && this.handle.getpeername(out) === 0) this.#peer = out;
+      return out;
+    }
+    return this.#peer;
+  }
+  get remoteAddress(): string | undefined {
+    return this.#peername().address;
+  }
+  get remotePort(): number | undefined {
+    return this.#peername().port;
+  }
+  /** Hands `bytes` to the OS; false when the write failed (link closed). */
+  #write(bytes: Uint8Array): boolean {
+    const h = this.listener.handles;
+    const req = new h.WriteWrap();
+    req.handle = this.handle;
+    req.oncomplete = writeDone;
+    req.async = false;
+    req.link = this as HandleLink<unknown>;
+    const err = this.handle.writeBuffer(req, bytes);
+    if (err !== 0) {
+      this.destroy();
+      return false;
+    }
+    if (h.state[h.wasAsync] !== 0) {
+      req.async = true;
+      this.pending++;
+    }
+    return true;
+  }
+  write(bytes: Uint8Array): void {
+    if (!this.closed) this.#write(bytes);
+  }
+  writeAndClose(bytes: Uint8Array, after?: () => void): void {
+    if (this.closed || !this.#write(bytes)) {
+      after?.();
+      return;
+    }
+    if (this.pending === 0) {
+      this.destroy();
+      after?.();
+      return;
+    }
+    this.closeAfter = after ?? ignore;
+    this.listener.flushing.add(this);
+  }
+  /** A write completed (asynchronously). */
+  written(status: number): void {
+    this.pending--;
+    if (status < 0) this.destroy();
+    if (this.pending === 0 && this.closeAfter !== null) {
+      const after = this.closeAfter;
+      this.destroy();
+      after();
+    }
+  }
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.closeAfter = null;
+    this.listener.flushing.delete(this);
+    this.listener.open--;
+    this.handle.close(); // onread stays: Node aborts on a non-function
+    if (this.state !== undefined) this.listener.handler.closed(this.state);
+    this.listener.closedOne();
+  }
+}
+
+function writeDone(this: WriteReq, status: number): void {
+  this.link.written(status);
+}
+
+function onRead(this: TcpHandle, buf: ArrayBuffer | undefined): void {
+  const link = this.link;
+  if (link === undefined || link.closed) return;
+  const h = link.listener.handles;
+  const n = h.state[h.nread];
+  if (n > 0 && buf !== undefined) {
+    link.listener.handler.data(
+      link.state,
+      new Uint8Array(buf, h.state[h.offset], n),
+    );
+  } else if (n < 0) {
+    link.destroy(); // end of input, or reset by the peer
+  }
+}
+
+class HandleListener<S> {
+  readonly handles: Handles;
+  readonly handler: LinkHandler<S>;
+  readonly flushing = new Set<HandleLink<S>>();
+  open = 0;
+  #allClosed: (() => void) | null = null;
+  constructor(h: Handles, handler: LinkHandler<S>) {
+    this.handles = h;
+    this.handler = handler;
+  }
+  closedOne(): void {
+    if (this.open === 0 && this.#allClosed !== null) this.#allClosed();
+  }
+  /** Resolves once every link is closed (after the server stopped). */
+  drained(): Promise<void> {
+    if (this.open === 0) return Promise.resolve();
+    return new Promise((res) => (this.#allClosed = res));
+  }
+}
+
+function listenHandles<S>(
+  h: Handles,
+  port: number,
+  address: string,
+  maxConnections: number,
+  handler: LinkHandler<S>,
+): Promise<TcpListener> {
+  const server = new h.TCP(h.server);
+  const v6 = isIP(address) === 6;
+  let err = v6 ? server.bind6(address, port, 0) : server.bind(address, port);
+  if (err === 0) err = server.listen(511);
+  if (err !== 0) {
+    server.close();
+    return Promise.reject(uvError(err, "listen", address, port));
+  }
+  const bound: { port?: number } = {};
+  server.getsockname(bound);
+  const listener = new HandleListener(h, handler);
+  let stopped = false;
+  server.onconnection = (status, handle) => {
+    if (status !== 0 || handle === undefined) {
+      handler.error(uvError(status, "accept"));
+      return;
+    }
+    if (stopped || listener.open >= maxConnections) {
+      handle.close();
+      return;
+    }
+    const link = new HandleLink(handle, listener);
+    listener.open++;
+    const state = handler.accept(link);
+    if (state === null) {
+      link.destroy();
+      return;
+    }
+    link.state = state;
+    handle.link = link as HandleLink<unknown>;
+    handle.onread = onRead;
+    const e = handle.readStart();
+    if (e !== 0) link.destroy();
+  };
+  let closing: Promise<void> | undefined;
+  return Promise.resolve({
+    port: bound.port ?? port,
+    close() {
+      return closing ??= new Promise<void>((res) => {
+        stopped = true;
+        server.close(() => {
+          for (const l of [...listener.flushing]) l.destroy();
+          listener.drained().then(res);
+        });
+      });
     },
   });
 }

@@ -11,6 +11,7 @@ import {
   registerNode,
   type Registration,
 } from "../node/registry_client.ts";
+import { tcpLayer } from "../node/_registry_net.ts";
 import type { BenchResult } from "./_bench.ts";
 import { erlPath, runErl } from "./_beam.ts";
 import {
@@ -108,7 +109,7 @@ export async function benchRegistry(): Promise<BenchResult[]> {
           beam: b,
           higherIsBetter: true,
           note:
-            `gen_tcp client, ${CONCURRENCY} concurrent, ${ROUNDS} interleaved ${ROUND_MS} ms rounds`,
+            `gen_tcp client, ${CONCURRENCY} concurrent, ${ROUNDS} interleaved ${ROUND_MS} ms rounds; daemon on ${tcpLayer()}`,
         });
       }
     }
@@ -119,7 +120,7 @@ export async function benchRegistry(): Promise<BenchResult[]> {
       beam: epmdPort === undefined ? undefined : epmdRate,
       higherIsBetter: true,
       note:
-        `${NAMES} names registered, ${CONCURRENCY} concurrent clients, mean of ${ROUNDS} interleaved ${ROUND_MS} ms rounds` +
+        `${NAMES} names registered, ${CONCURRENCY} concurrent clients, mean of ${ROUNDS} interleaved ${ROUND_MS} ms rounds; daemon on ${tcpLayer()}` +
         (epmdPort === undefined ? "; epmd not found" : ""),
     }];
   } finally {
