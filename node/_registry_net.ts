@@ -599,21 +599,21 @@ class HandleLink<S> implements Link {
   /** A write completed (asynchronously). */
   written(status: number): void {
     this.pending--;
-    if (status < 0) this.destroy();
-    if (this.pending === 0 && this.closeAfter !== null) {
-      const after = this.closeAfter;
+    if (status < 0 || (this.pending === 0 && this.closeAfter !== null)) {
       this.destroy();
-      after();
     }
   }
+  /** Closes at once; a pending write-then-close's `after` runs (the write failed or is cut). */
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
+    const after = this.closeAfter;
     this.closeAfter = null;
     this.listener.flushing.delete(this);
     this.listener.open--;
     this.handle.close(); // onread stays: Node aborts on a non-function
     if (this.state !== undefined) this.listener.handler.closed(this.state);
+    after?.();
     this.listener.closedOne();
   }
 }

@@ -116,6 +116,31 @@ for (const layer of tcpLayers()) {
   );
 
   test(
+    on("a write-then-close cut by the peer still calls after, once"),
+    async () => {
+      const big = new Uint8Array(16 << 20);
+      let after = 0;
+      const r = recorder((link) => link.writeAndClose(big, () => after++));
+      const l = await listenTcp(0, "127.0.0.1", 100, r.handler, layer);
+      try {
+        const s = await client(l.port);
+        s.pause(); // never reads: the reply cannot be written whole
+        s.on("error", () => {});
+        s.write("x");
+        await until(() => r.events.includes("data 0 1"));
+        await new Promise((res) => setTimeout(res, 50));
+        s.resetAndDestroy();
+        await until(() => after === 1 && r.events.includes("closed 0"));
+        await new Promise((res) => setTimeout(res, 50));
+        assert.equal(after, 1);
+        assert.equal(r.events.filter((e) => e === "closed 0").length, 1);
+      } finally {
+        await l.close();
+      }
+    },
+  );
+
+  test(
     on("write keeps the link open; the peer's close is reported once"),
     async () => {
       const r = recorder((link) => link.write(new Uint8Array([7])));
