@@ -396,7 +396,11 @@ export class NetKernel {
             "in",
             why,
           );
-          this.node.peerLog.line("failed handshakes", text);
+          // A peer that only closed (a node stopping mid-handshake, a TCP
+          // health check) is traced, not logged: the BEAM says nothing.
+          if (!(e instanceof HandshakeError && e.peerClosed)) {
+            this.node.peerLog.line("failed handshakes", text);
+          }
         }
       },
     );
@@ -508,7 +512,10 @@ export class NetKernel {
     }, (e: Error) => {
       if (this.stopped) return;
       this.handshakeFailed("?", "in", e);
-      this.node.peerLog.line("failed handshakes", e.message);
+      // Closed before sending a byte: a TCP health check or port scan.
+      if (raw.bytesRead !== 0) {
+        this.node.peerLog.line("failed handshakes", e.message);
+      }
     });
   }
 

@@ -16,6 +16,8 @@ import { type Node, startNode } from "./node.ts";
 import { receive, send, sleep } from "./process_api.ts";
 import { atom, Pid, type Tuple, tuple } from "./terms.ts";
 import { encode } from "./encode.ts";
+import diagnostics from "node:diagnostics_channel";
+import type { HandshakeError } from "./errors.ts";
 import {
   handshakenPeer,
   packet,
@@ -208,6 +210,44 @@ describe("the handshake", () => {
       assert.deepEqual(bad, []);
     } finally {
       await cluster.stop();
+    }
+  });
+
+  test("a peer that only closes (health check, node stopping) is not logged, as the BEAM", async () => {
+    const a = await node("probe_a@localhost");
+    const failures: HandshakeError[] = [];
+    const onFailure = (m: unknown) => {
+      const { node, error } = m as { node: string; error: HandshakeError };
+      if (node === a.name) failures.push(error);
+    };
+    diagnostics.subscribe("noderl:handshake-failure", onFailure);
+    try {
+      const before = logs.length;
+      // A TCP probe: connect, send nothing, close.
+      const probe = await rawSocket(a.port);
+      probe.end();
+      await new Promise((r) => probe.once("close", r));
+      // A node stopping mid-handshake: its name, then gone.
+      const half = await rawSocket(a.port);
+      half.on("error", () => {});
+      half.write(sendName("stopping@localhost"));
+      assert.ok(await readFramed2(half)); // the status
+      half.destroy();
+      await until(() => failures.length === 2, 5000, "two failures published");
+      assert.ok(failures.every((e) => e.peerClosed), "both closed by the peer");
+      // A malformed name is still logged.
+      const bad = await rawSocket(a.port);
+      bad.on("error", () => {});
+      bad.write(new Uint8Array([0, 3, 1, 2, 3]));
+      await new Promise((r) => bad.once("close", r));
+      await until(() => failures.length === 3, 5000, "the third failure");
+      assert.equal(failures[2].peerClosed, false);
+      await sleep(50);
+      const lines = logs.slice(before).filter((l) => l.startsWith("probe_a"));
+      assert.equal(lines.length, 1, lines.join("\n"));
+      assert.match(lines[0], /malformed|name/i);
+    } finally {
+      diagnostics.unsubscribe("noderl:handshake-failure", onFailure);
     }
   });
 

@@ -227,11 +227,18 @@ export class NameTakenError extends Error {
 export class HandshakeError extends Error {
   /** The peer's node name (or its address, when the name is not known). */
   readonly peer: string;
+  /**
+   * True when the peer closed or reset the connection without breaking the
+   * protocol: a node going down mid-handshake, a TCP health check. A node
+   * logs only the other failures (as the BEAM, which is silent about these).
+   */
+  readonly peerClosed: boolean;
   /** The handshake with `peer` failed; `message` says why. */
-  constructor(peer: string, message: string) {
+  constructor(peer: string, message: string, peerClosed = false) {
     super(`handshake with ${peer} failed: ${message}`);
     this.name = "HandshakeError";
     this.peer = peer;
+    this.peerClosed = peerClosed;
   }
 }
 

@@ -120,6 +120,9 @@ function statusMsg(status: string): Uint8Array {
   return text.encode(`s${status}`);
 }
 
+/** The peer closed (or reset) the connection: no protocol error of its own. */
+class PeerClosed extends Error {}
+
 /**
  * Reads length-framed messages (2- or 4-byte lengths) from a socket during
  * the handshake, with a deadline. Detaches its listeners when done.
@@ -135,11 +138,14 @@ class HandshakeReader {
     this.wake?.();
   };
   private readonly onEnd = () => {
-    this.failure ??= new Error("the peer closed the connection");
+    this.failure ??= new PeerClosed("the peer closed the connection");
     this.wake?.();
   };
   private readonly onError = (e: Error) => {
-    this.failure ??= e;
+    const code = (e as { code?: string }).code;
+    this.failure ??= code === "ECONNRESET" || code === "EPIPE"
+      ? new PeerClosed(`the peer closed the connection (${code})`)
+      : e;
     this.wake?.();
   };
   private readonly timer: ReturnType<typeof setTimeout>;
@@ -444,7 +450,11 @@ export async function acceptHandshake(
   } catch (e) {
     reader.finish();
     if (e instanceof HandshakeError) throw e;
-    throw new HandshakeError(peerLabel, (e as Error).message);
+    throw new HandshakeError(
+      peerLabel,
+      (e as Error).message,
+      e instanceof PeerClosed,
+    );
   }
 }
 
