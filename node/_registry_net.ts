@@ -459,6 +459,8 @@ let handles: Handles | undefined;
 function nodeHandles(): Handles | undefined {
   if (handlesChecked) return handles;
   handlesChecked = true;
+  // Node.js only (other runtimes' process.binding is another thing).
+  if ("Bun" in globalThis || process.release?.name !== "node") return undefined;
   // With --pending-deprecation, process.binding warns: stay on node:net.
   if (
     process.execArgv.includes("--pending-deprecation") ||
