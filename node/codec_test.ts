@@ -713,3 +713,42 @@ test("encode: frozen atoms and long strings that outgrow the buffer", () => {
     assert.equal(decode(bytes), s);
   }
 });
+
+test("a Map whose keys are one Erlang term twice is refused, not sent corrupt", () => {
+  // Found by tests/soak_mixed.ts: the BEAM drops the whole connection on
+  // such a map ("got a corrupted external term").
+  for (
+    const [k1, k2] of [
+      [[1], [1]],
+      [1, 1n],
+      ["a", new Uint8Array([97])],
+      [true, atom("true")],
+      [null, atom("nil")],
+      [tuple(1, "x"), tuple(1, "x")],
+      [new Map([[1, 2], [3, 4]]), new Map([[3, 4], [1, 2]])],
+    ] as [unknown, unknown][]
+  ) {
+    const m = new Map<unknown, unknown>([[k1, 0], [k2, 1]]);
+    assert.throws(
+      () => encode(m),
+      (e: unknown) =>
+        e instanceof TermEncodeError && /two keys .* same Erlang term/.test(
+          e.message,
+        ),
+      `keys ${String(k1)} and ${String(k2)}`,
+    );
+    assert.throws(() => encode([tuple(m)]), TermEncodeError); // nested too
+  }
+  // Distinct keys that look alike stay allowed.
+  const ok = new Map<unknown, unknown>([
+    [1, 0],
+    [new Float(1), 1],
+    ["true", 2],
+    [true, 3],
+    [[1], 4],
+    [tuple(1), 5],
+    [atom("a"), 6],
+    ["a", 7],
+  ]);
+  assert.deepEqual(decode(encode(ok)), ok);
+});

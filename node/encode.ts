@@ -16,6 +16,7 @@ import {
   Tuple,
 } from "./terms.ts";
 import { TermEncodeError } from "./term_errors.ts";
+import { termKey } from "./_term_key.ts";
 
 /** Options for {@linkcode encode}. */
 export interface EncodeOptions {
@@ -28,6 +29,39 @@ const TRUE = Atom.of("true");
 const FALSE = Atom.of("false");
 const NIL = Atom.of("nil");
 const UNDEFINED = Atom.of("undefined");
+
+const SPECIAL_ATOMS = new Set(["true", "false", "nil", "undefined"]);
+
+/**
+ * Two keys of a JS `Map` can be one Erlang term (`1` and `1n`, `[1]` and
+ * another `[1]`, `"a"` and the bytes of `"a"`, `true` and `atom("true")`):
+ * the BEAM rejects such a map as a corrupted term and drops the whole
+ * connection, so refuse it here. Keys that are all strings, numbers and
+ * atoms other than true/false/nil/undefined are distinct already.
+ */
+function checkDistinctKeys(m: Map<unknown, unknown>): void {
+  let plain = true;
+  for (const k of m.keys()) {
+    const t = typeof k;
+    if (t === "string" || t === "number") continue;
+    if (k instanceof Atom && !SPECIAL_ATOMS.has(k.name)) continue;
+    plain = false;
+    break;
+  }
+  if (plain) return;
+  const seen = new Set<string>();
+  for (const k of m.keys()) {
+    const key = termKey(k);
+    if (seen.has(key)) {
+      throw new TermEncodeError(
+        `a Map has two keys that are the same Erlang term (${
+          String(k).slice(0, 80)
+        }): the BEAM rejects such a map; keep one of them`,
+      );
+    }
+    seen.add(key);
+  }
+}
 
 // Floats are written through this scratch pair.
 const f64 = new Float64Array(1);
@@ -472,6 +506,7 @@ export class TermWriter {
   }
 
   private writeMap(m: Map<unknown, unknown>): void {
+    if (m.size > 1) checkDistinctKeys(m);
     this.enter();
     this.ensure(5);
     this.buf[this.pos++] = 116;

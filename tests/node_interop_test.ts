@@ -76,6 +76,33 @@ describe("noderl ↔ erl", { skip: noErl || undefined }, () => {
     },
   );
 
+  test(
+    "a Map with one Erlang key twice fails at the sender; the link to erl stays up",
+    { tags },
+    async () => {
+      // Found by tests/soak_mixed.ts: sent as is, erl logged "got a corrupted
+      // external term" and dropped the connection, failing every call on it.
+      let downs = 0;
+      const onDown = () => downs++;
+      ts.on("nodedown", onDown);
+      try {
+        const dup = new Map<unknown, unknown>([[[1], 0], [[1], 1]]);
+        await assert.rejects(
+          ts.call(ERL, "noderl_peer", "sleep", [dup]),
+          /two keys that are the same Erlang term/,
+        );
+        assert.throws(
+          () => send(["nobody", ERL], tuple(dup)),
+          /two keys that are the same Erlang term/,
+        );
+        assert.equal(await ts.call(ERL, "erlang", "node", []), atom(ERL));
+        assert.equal(downs, 0);
+      } finally {
+        ts.off("nodedown", onDown);
+      }
+    },
+  );
+
   test("send to a registered process both ways", { tags }, async () => {
     await ts.call(ERL, "noderl_peer", "start_echo", []);
     send(["echo", ERL], tuple(ts.shell.pid, "hello beam"));
