@@ -20,11 +20,13 @@ import { keepPolling } from "./_busy_wait.ts";
 import { DFLAG, OP } from "./_dist.ts";
 import { FRAGMENT_SIZE } from "./_fragments.ts";
 import { NO_MESSAGE, PacketReader } from "./_packet_reader.ts";
-import { Atom, type Pid, type Ref, type Tuple, tuple } from "./terms.ts";
+import { Atom, Pid, type Ref, type Tuple, tuple } from "./terms.ts";
 
 const EMPTY_ATOM = Atom.of("");
 /** The distribution header with no atom cache references. */
 const DIST_HEADER = new Uint8Array([131, 68, 0]);
+const EMPTY_BODY = new Uint8Array(0);
+
 /** The pass-through byte that starts packets to peers without fragments. */
 const PASS_THROUGH = new Uint8Array([112]);
 
@@ -65,8 +67,13 @@ export interface ConnectionLimits {
   maxMessageSize: number;
 }
 
-/** A large message on its way out in fragments. */
+/**
+ * A large message on its way out in fragments, or (`packet`) a whole
+ * packet from the same sender queued behind one so as not to overtake it.
+ */
 interface Outgoing {
+  /** A complete packet (length included) to write as is. */
+  packet?: Uint8Array;
   seq: number;
   /** The control term and message, no version bytes. */
   body: Uint8Array;
@@ -109,8 +116,13 @@ export class Connection {
   busy = false;
   private drainPromise: Promise<void> | undefined;
   private resolveDrain: (() => void) | undefined;
-  /** Large messages being sent in fragments, taking turns. */
-  private readonly outgoing: Outgoing[] = [];
+  /**
+   * Large messages being sent in fragments, by sender (a local pid's key),
+   * with the packets that sender queued after them: senders take turns, and
+   * a sender's later signals never overtake its earlier ones (the BEAM's
+   * signal order between two processes). The map's order is the turn order.
+   */
+  private readonly lanes = new Map<string, Outgoing[]>();
   private seq = 0;
   private pumping = false;
   private readonly pumpNow = () => this.pump();
@@ -220,7 +232,7 @@ export class Connection {
         if (this.distHeader) w.writeBare(message);
         else w.writeVersioned(message);
       }
-      this.finish(start);
+      this.finish(start, control);
     } catch (e) {
       w.reset(); // clears the writer's nesting state
       w.pos = start;
@@ -234,7 +246,7 @@ export class Connection {
    * a message larger than a fragment, to a peer that takes fragments —
    * takes it out of the buffer to be sent in fragments.
    */
-  private finish(start: number): void {
+  private finish(start: number, sender: Pid | readonly unknown[]): void {
     const w = this.w;
     const len = w.pos - start - 4;
     if (len > this.limits.maxMessageSize) {
@@ -244,6 +256,21 @@ export class Connection {
     }
     if (!this.distHeader || len - 3 <= FRAGMENT_SIZE) {
       w.u32At(start, len);
+      if (this.lanes.size > 0) {
+        // Behind a message of the same sender still going out in
+        // fragments: wait for it.
+        const lane = this.lanes.get(this.senderKey(sender));
+        if (lane !== undefined) {
+          lane.push({
+            packet: w.buf.slice(start, w.pos),
+            seq: 0,
+            body: EMPTY_BODY,
+            off: 0,
+            left: 0,
+          });
+          w.pos = start;
+        }
+      }
       return;
     }
     const from = start + 7, to = w.pos;
@@ -258,12 +285,16 @@ export class Connection {
       body = w.buf.slice(from, to);
       w.pos = start;
     }
-    this.outgoing.push({
+    const m = {
       seq: ++this.seq,
       body,
       off: 0,
       left: Math.ceil(body.length / FRAGMENT_SIZE),
-    });
+    };
+    const key = this.senderKey(sender);
+    const lane = this.lanes.get(key);
+    if (lane !== undefined) lane.push(m);
+    else this.lanes.set(key, [m]);
     if (!this.pumping) {
       this.pumping = true;
       setImmediate(this.pumpNow);
@@ -283,21 +314,47 @@ export class Connection {
     // One writev for the whole batch.
     this.socket.cork();
     while (
-      this.outgoing.length > 0 &&
+      this.lanes.size > 0 &&
       this.inFlight + this.w.pos - this.flushFrom < limit
     ) {
-      const m = this.outgoing.shift()!;
-      this.writeFragment(m);
-      if (m.left > 0) this.outgoing.push(m);
+      const [key, lane] = this.lanes.entries().next().value!;
+      const m = lane[0];
+      if (m.packet !== undefined) this.writeWhole(m.packet);
+      else this.writeFragment(m);
+      if (m.left === 0) lane.shift();
+      this.lanes.delete(key);
+      if (lane.length > 0) this.lanes.set(key, lane); // its next turn
     }
     this.flush();
     this.socket.uncork();
     if (this.inFlight >= limit) this.busy = true;
     // More to send: next turn if the output has room, else once it drains.
-    if (this.outgoing.length > 0 && !this.busy) {
+    if (this.lanes.size > 0 && !this.busy) {
       this.pumping = true;
       setImmediate(this.pumpNow);
     }
+  }
+
+  /**
+   * The lane of a packet's sender: `sender` is the pid, or the control
+   * tuple's elements, whose first local pid is the sender (`From` of SEND,
+   * LINK, EXIT, MONITOR_P_EXIT…; the new process of SPAWN_REPLY).
+   */
+  private senderKey(sender: Pid | readonly unknown[]): string {
+    if (sender instanceof Pid) return sender.key;
+    for (const x of sender) {
+      if (x instanceof Pid && x.node !== this.peer) return x.key;
+    }
+    return "";
+  }
+
+  /** Writes a packet that waited behind a fragmented message. */
+  private writeWhole(packet: Uint8Array): void {
+    this.flush();
+    const n = packet.length;
+    this.inFlight += n;
+    this.socket.write(packet, () => this.dataWritten(n));
+    this.sentSinceTick = true;
   }
 
   /** Writes the next fragment of `m`: `131, 69|70, SeqId:64, FragId:64, [0,] data`. */
@@ -355,7 +412,7 @@ export class Connection {
     const r = this.resolveDrain;
     this.drainPromise = this.resolveDrain = undefined;
     r?.();
-    if (this.outgoing.length > 0 && !this.pumping && this.open) {
+    if (this.lanes.size > 0 && !this.pumping && this.open) {
       this.pumping = true;
       setImmediate(this.pumpNow);
     }
@@ -398,7 +455,7 @@ export class Connection {
       this.sendFrom = from;
       this.sendTo = to;
     }
-    this.writeWithPrefix(prefix, message);
+    this.writeWithPrefix(prefix, message, from);
   }
 
   /**
@@ -417,7 +474,7 @@ export class Connection {
       this.regFrom = from;
       this.regName = name;
     }
-    this.writeWithPrefix(prefix, message);
+    this.writeWithPrefix(prefix, message, from);
   }
 
   /** Everything between a packet's length and its message: the header and the control term. */
@@ -434,7 +491,11 @@ export class Connection {
   }
 
   /** A packet of an encoded prefix (header and control term) and `message`. */
-  private writeWithPrefix(prefix: Uint8Array, message: unknown): void {
+  private writeWithPrefix(
+    prefix: Uint8Array,
+    message: unknown,
+    from: Pid,
+  ): void {
     const w = this.w;
     if (w.buf.length - w.pos < 1024 && this.flushFrom > 0) this.rebase();
     const start = w.pos;
@@ -444,7 +505,7 @@ export class Connection {
       w.pos = start + 4 + prefix.length;
       if (this.distHeader) w.writeBare(message);
       else w.writeVersioned(message);
-      this.finish(start);
+      this.finish(start, from);
     } catch (e) {
       w.reset();
       w.pos = start;
@@ -676,7 +737,7 @@ export class Connection {
   private onClose(): void {
     if (!this.open) return;
     this.open = false;
-    this.outgoing.length = 0;
+    this.lanes.clear();
     this.unbusy();
     try {
       this.handler.closed(

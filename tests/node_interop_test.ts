@@ -103,6 +103,35 @@ describe("noderl ↔ erl", { skip: noErl || undefined }, () => {
     },
   );
 
+  test(
+    "a message sent to erl in fragments is not overtaken by later ones",
+    { tags },
+    async () => {
+      // Found by tests/soak_mixed.ts: messages over 64 KB went out in
+      // fragments on a later turn and the small ones after them overtook
+      // them; erl got small1, small2, big.
+      for (const size of [70_000, 1_000_000]) {
+        const pid = await ts.spawnRemote(ERL, "noderl_peer", "first_tags", [
+          ts.current().pid,
+          4,
+        ]);
+        send(pid, tuple(atom("big1"), "x".repeat(size)));
+        send(pid, tuple(atom("small1")));
+        send(pid, tuple(atom("big2"), "y".repeat(size / 2)));
+        send(pid, tuple(atom("small2")));
+        const got = await receive(
+          (m) => isTuple(m, "tags"),
+          10_000,
+        ) as Tuple;
+        assert.deepEqual(
+          (got[1] as unknown[]).map(String),
+          ["big1", "small1", "big2", "small2"],
+          `${size} bytes`,
+        );
+      }
+    },
+  );
+
   test("send to a registered process both ways", { tags }, async () => {
     await ts.call(ERL, "noderl_peer", "start_echo", []);
     send(["echo", ERL], tuple(ts.shell.pid, "hello beam"));

@@ -4,7 +4,8 @@
 -export([ready/0, start_echo/0, echo_loop/0, wait_hi/0, say_name/0,
          ping/1, send_and_wait/3, echo_all/4, link_wait/1, monitor_wait/1,
          format_to/2, gen_call/3, call_ts/4, spawn_link_ts/4, sleep/1,
-         spawn_here/4, watch_nodes/0, sink_start/1, sink_result/1, keeper/0]).
+         spawn_here/4, watch_nodes/0, sink_start/1, sink_result/1, keeper/0,
+         first_tags/2]).
 
 %% Prints "ready" once the node is up, then idles.
 ready() ->
@@ -111,3 +112,8 @@ sink_result(Name) ->
 
 %% A process that waits forever (a pid to monitor).
 keeper() -> spawn(fun() -> receive stop -> ok end end).
+
+%% Takes N messages (tuples) and sends {tags, [Tag]} of them, in the order
+%% they arrived, to Parent.
+first_tags(Parent, N) ->
+    Parent ! {tags, [element(1, receive M -> M end) || _ <- lists:seq(1, N)]}.
