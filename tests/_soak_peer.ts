@@ -486,6 +486,7 @@ export default function setup(node: Node): void {
         ]);
         await recv((m) => isT(m, "victim_ready", 2), T);
         const ref = monitor(p);
+        const refN = monitor(["soak_echo", v]);
         node.monitorNode(v);
         send(parent, tuple(A("watching"), self()));
         const evs: unknown[] = [];
@@ -496,6 +497,8 @@ export default function setup(node: Node): void {
             evs.push(tuple(A("exit"), m[2]));
           } else if (isT(m, "DOWN", 5) && (m[1] as Ref).equals(ref)) {
             evs.push(tuple(A("down"), m[4]));
+          } else if (isT(m, "DOWN", 5) && (m[1] as Ref).equals(refN)) {
+            evs.push(tuple(A("down_name"), m[4]));
           } else if (isT(m, "nodedown", 2) && m[1] === A(v)) {
             evs.push(A("nodedown"));
           } else if (isT(m, "result", 2)) {
@@ -526,5 +529,20 @@ export default function setup(node: Node): void {
     },
     connect: (n: unknown) => node.connect(String(n)),
     peers: () => node.nodes().sort().map((n) => A(n)),
+    async hold(tag: unknown) {
+      const parent = self();
+      const name = tuple(A("soak_held"), A(node.name), tag);
+      const h = node.spawn(async () => {
+        if (!await registerGlobal(name, self())) return;
+        pg.join(name, self());
+        send(parent, tuple(A("held"), self()));
+        await receive((m) => m === A("stop"));
+      });
+      const ok = await recv(
+        (m) => isT(m, "held", 2) && (m[1] as Pid).equals(h),
+        T,
+      );
+      return ok === undefined ? fail("hold: not ready") : h;
+    },
   });
 }

@@ -403,7 +403,13 @@ async function killAndRestart(victim: Member): Promise<void> {
     if (r instanceof Pid) watches.set(w, r);
     else violation(`${label}: watch on ${w.name}: ${fmt(r)}`);
   }
-  victim.pastOutput += output(victim).slice(victim.pastOutput.length);
+  const heldTag = tagSeq++;
+  const held = await soak(victim, "hold", [heldTag]);
+  if (!(held instanceof Pid)) {
+    violation(`${label}: hold on ${victim.name}: ${fmt(held)}`);
+  }
+  const heldName = tuple(atom("soak_held"), atom(victim.name), heldTag);
+  victim.pastOutput = output(victim);
   killLog.push({ name: victim.name, at: performance.now() });
   if (victim.peer) await victim.peer.kill();
   else await victim.beam!.kill();
@@ -411,6 +417,7 @@ async function killAndRestart(victim: Member): Promise<void> {
   const want = [
     "nodedown",
     "{down,noconnection}",
+    "{down_name,noconnection}",
     "{exit,noconnection}",
   ].join(" ");
   const deadline = performance.now() + 15_000;
@@ -442,6 +449,28 @@ async function killAndRestart(victim: Member): Promise<void> {
       violation(
         `${label}: watcher on ${w.name} saw [${got}], wanted [${want}]`,
       );
+    }
+    // The dead node's global name and pg member are gone everywhere.
+    for (
+      const [what, fun, gone] of [
+        ["global name", "gwhere", atom("undefined")],
+        ["pg member", "pg_members", []],
+      ] as const
+    ) {
+      let last: unknown;
+      for (let k = 0;; k++) {
+        last = await soak(w, fun, [heldName]);
+        if (fmt(last) === fmt(gone)) break;
+        if (k >= 50) {
+          violation(
+            `${label}: ${w.name} still has the dead node's ${what}: ${
+              fmt(last)
+            }`,
+          );
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
     }
   }
   // Restart under the same name; every node reconnects.

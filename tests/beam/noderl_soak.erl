@@ -7,7 +7,7 @@
 -export([setup/0, echo/1, raise/2, seq/3, rpc/2, multicall/2, link/3,
          victim/2, global/2, gwhere/1, greg_other/1, pg/2, pg_members/1,
          gen/3, watch/1, watch_result/1, node_events/0, stats/0,
-         connect/1, peers/0]).
+         connect/1, peers/0, hold/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
 
 -define(T, 5000).
@@ -314,21 +314,36 @@ watch(Victim) ->
         P = spawn_link(Victim, noderl_soak, victim, [self(), undefined]),
         receive {victim_ready, P} -> ok after ?T -> ok end,
         Ref = erlang:monitor(process, P),
+        RefN = erlang:monitor(process, {soak_echo, Victim}),
         monitor_node(Victim, true),
         Self ! {watching, self()},
-        watch_loop(P, Ref, Victim, [])
+        watch_loop(P, Ref, RefN, Victim, [])
     end),
     receive {watching, W} -> W after ?T -> fail("watch ~p: not ready", [Victim]) end.
 
-watch_loop(P, Ref, Victim, Evs) ->
+watch_loop(P, Ref, RefN, Victim, Evs) ->
+    W = fun(E) -> watch_loop(P, Ref, RefN, Victim, [E | Evs]) end,
     receive
-        {'EXIT', P, R} -> watch_loop(P, Ref, Victim, [{exit, R} | Evs]);
-        {'DOWN', Ref, process, P, R} -> watch_loop(P, Ref, Victim, [{down, R} | Evs]);
-        {nodedown, Victim} -> watch_loop(P, Ref, Victim, [nodedown | Evs]);
+        {'EXIT', P, R} -> W({exit, R});
+        {'DOWN', Ref, process, P, R} -> W({down, R});
+        {'DOWN', RefN, process, {soak_echo, Victim}, R} -> W({down_name, R});
+        {nodedown, Victim} -> W(nodedown);
         {result, From} -> From ! {events, self(), lists:sort(Evs)};
-        Other -> watch_loop(P, Ref, Victim, [{other, Other} | Evs])
+        Other -> W({other, Other})
     after 60000 -> ok
     end.
+
+%% On the node about to be killed: a process with a global name and in a
+%% pg group, both of which every other node must drop when this node dies.
+hold(Tag) ->
+    Self = self(),
+    H = spawn(fun() ->
+        yes = global:register_name({soak_held, node(), Tag}, self()),
+        ok = pg:join({soak_held, node(), Tag}, self()),
+        Self ! {held, self()},
+        receive stop -> ok end
+    end),
+    receive {held, H} -> H after ?T -> fail("hold: not ready", []) end.
 
 watch_result(W) ->
     W ! {result, self()},
