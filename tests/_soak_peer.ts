@@ -137,7 +137,7 @@ export default function setup(node: Node): void {
     for (;;) {
       const m = await receive();
       if (isT(m, "hello", 2)) send(m[1] as Pid, tuple(A("hello_ack"), self()));
-      else if (isT(m, "seq", 3)) {
+      else if (isT(m, "seq", 4)) {
         const from = m[1] as Pid, i = m[2] as number;
         const [last, errs] = echoState.get(from.key) ?? [0, []];
         if (i !== last + 1) {
@@ -189,8 +189,15 @@ export default function setup(node: Node): void {
     },
     victim,
 
-    async seq(target: unknown, n: number, mask: number) {
+    async seq(
+      target: unknown,
+      n: number,
+      mask: number,
+      big: number,
+      bigSize: number,
+    ) {
       const t = String(target), me = self();
+      const payload = "p".repeat(bigSize);
       send(["soak_echo", t], tuple(A("hello"), me));
       const hello = await recv((m) => isT(m, "hello_ack", 2), T) as
         | Tuple
@@ -198,7 +205,12 @@ export default function setup(node: Node): void {
       if (hello === undefined) return fail(`no hello_ack from ${t}`);
       const echoPid = hello[1] as Pid;
       for (let i = 1; i <= n; i++) {
-        const msg = tuple(A("seq"), me, i);
+        const msg = tuple(
+          A("seq"),
+          me,
+          i,
+          big > 0 && i % big === 0 ? payload : "",
+        );
         if ((mask >> (i % 16)) & 1) send(echoPid, msg);
         else send(["soak_echo", t], msg);
       }

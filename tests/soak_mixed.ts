@@ -315,7 +315,13 @@ async function worker(until: number): Promise<void> {
     const tag = tagSeq++;
     switch (kind) {
       case "seq":
-        await op(kind, src, dst, [atom(dst.name), 1 + int(200), int(65536)]);
+        await op(kind, src, dst, [
+          atom(dst.name),
+          1 + int(200),
+          int(65536),
+          int(3) === 0 ? 1 + int(20) : 0, // every Nth message is large
+          50_000 + int(250_000),
+        ]);
         break;
       case "rpc":
         await op(kind, src, dst, [atom(dst.name), term(3)]);

@@ -4,7 +4,7 @@
 %% the operation towards a target node and answers `ok` or `{fail, Text}`.
 -module(noderl_soak).
 -behaviour(gen_server).
--export([setup/0, echo/1, raise/2, seq/3, rpc/2, multicall/2, link/3,
+-export([setup/0, echo/1, raise/2, seq/5, rpc/2, multicall/2, link/3,
          victim/2, global/2, gwhere/1, greg_other/1, pg/2, pg_members/1,
          gen/3, watch/1, watch_result/1, node_events/0, stats/0,
          connect/1, peers/0, hold/1]).
@@ -54,7 +54,7 @@ echo_loop(S) ->
         {hello, From} ->
             From ! {hello_ack, self()},
             echo_loop(S);
-        {seq, From, I} ->
+        {seq, From, I, _Payload} ->
             {Last, Errs} = maps:get(From, S, {0, []}),
             Errs1 = case I =:= Last + 1 of
                         true -> Errs;
@@ -71,14 +71,22 @@ echo_loop(S) ->
     end.
 
 %% N messages to soak_echo on Target, by pid or by {Name, Node} as Mask's
-%% bits say; every ack must come back once, in order.
-seq(Target, N, Mask) ->
+%% bits say, every Big-th with BigSize bytes (fragments); every ack must
+%% come back once, in order.
+seq(Target, N, Mask, Big, BigSize) ->
+    Payload = binary:copy(<<"p">>, BigSize),
     {soak_echo, Target} ! {hello, self()},
     receive
         {hello_ack, Echo} ->
-            [case (Mask bsr (I rem 16)) band 1 of
-                 1 -> Echo ! {seq, self(), I};
-                 0 -> {soak_echo, Target} ! {seq, self(), I}
+            [begin
+                 P = case Big > 0 andalso I rem Big =:= 0 of
+                         true -> Payload;
+                         false -> <<>>
+                     end,
+                 case (Mask bsr (I rem 16)) band 1 of
+                     1 -> Echo ! {seq, self(), I, P};
+                     0 -> {soak_echo, Target} ! {seq, self(), I, P}
+                 end
              end || I <- lists:seq(1, N)],
             R = acks(1, N),
             Echo ! {done, self(), N},
