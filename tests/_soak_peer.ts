@@ -537,7 +537,13 @@ export default function setup(node: Node): void {
       const gc = (globalThis as { gc?: () => void }).gc;
       if (typeof gc === "function") gc();
       const m = process.memoryUsage();
-      return [node.liveProcesses().length, m.rss, m.heapUsed];
+      return [
+        node.liveProcesses().length,
+        m.rss,
+        m.heapUsed,
+        m.external,
+        m.arrayBuffers,
+      ];
     },
     connect: (n: unknown) => node.connect(String(n)),
     peers: () => node.nodes().sort().map((n) => A(n)),

@@ -642,7 +642,9 @@ async function main(): Promise<void> {
     const b = m.baseline!;
     const series = m.samples.map((s) =>
       m.kind === "ts"
-        ? `${s.t}s:${(s.stats[2] / 1e6).toFixed(0)}MB`
+        ? `${s.t}s:${(s.stats[1] / 1e6).toFixed(0)}/${
+          (s.stats[2] / 1e6).toFixed(0)
+        }/${(s.stats[4] / 1e6).toFixed(0)}`
         : `${s.t}s:${s.stats[0]}p`
     ).join(" ");
     if (m.kind === "ts") {
@@ -651,7 +653,9 @@ async function main(): Promise<void> {
           (b[1] / 1e6).toFixed(0)
         }→${(end[1] / 1e6).toFixed(0)} MB  heap ${(b[2] / 1e6).toFixed(1)}→${
           (end[2] / 1e6).toFixed(1)
-        } MB  [${series}]`,
+        } MB  arrayBuffers ${(b[4] / 1e6).toFixed(1)}→${
+          (end[4] / 1e6).toFixed(1)
+        } MB  [rss/heap/arrayBuffers MB: ${series}]`,
       );
       if (end[0] > b[0] + 2) {
         violation(
