@@ -546,6 +546,14 @@ export default function setup(node: Node): void {
       ];
     },
     connect: (n: unknown) => node.connect(String(n)),
+    disconnect: (n: unknown) => node.disconnect(String(n)),
+    async conflict_reg(name: unknown) {
+      const h = node.spawn(() => recv((m) => m === A("stop"), 60000));
+      if (await registerGlobal(name, h)) return h;
+      node.exit(h, A("kill"));
+      return A("no");
+    },
+    alive: (pid: unknown) => node.isAlive(pid as Pid),
     peers: () => node.nodes().sort().map((n) => A(n)),
     async hold(tag: unknown) {
       const parent = self();

@@ -255,10 +255,13 @@ async function op(
   const t1 = performance.now();
   let result: unknown;
   let threw: unknown;
+  inFlight++;
   try {
     result = await soak(src, kind, args, OP_TIMEOUT);
   } catch (e) {
     threw = e;
+  } finally {
+    inFlight--;
   }
   const took = performance.now() - t1;
   t.ms += took;
@@ -303,7 +306,7 @@ async function worker(until: number): Promise<void> {
   const total = WEIGHTS.reduce((s, [, w]) => s + w, 0);
   while (!stopping && performance.now() < until) {
     const live = members.filter((m) => m.alive);
-    if (live.length < 2) {
+    if (live.length < 2 || paused) {
       await new Promise((r) => setTimeout(r, 100));
       continue;
     }
@@ -509,6 +512,79 @@ async function killAndRestart(victim: Member): Promise<void> {
   await baseline(victim);
 }
 
+let disconnects = 0;
+let paused = false;
+let inFlight = 0;
+let conflicts = 0;
+
+async function checkConflict(
+  label: string,
+  name: unknown,
+  holders: [Member, Pid][],
+): Promise<void> {
+  let detail = "";
+  for (let k = 0; k < 50; k++) {
+    await new Promise((r) => setTimeout(r, 200));
+    const alive = [];
+    for (const [m, h] of holders) {
+      if (await soak(m, "alive", [h]) === true) alive.push(h);
+    }
+    const seen = [];
+    for (const m of members.filter((m) => m.alive)) {
+      seen.push(fmt(await soak(m, "gwhere", [name])));
+    }
+    detail = `holders alive: ${alive.map(fmt).join(",") || "none"}; ` +
+      `whereis on each node: ${seen.join(" ")}`;
+    if (
+      alive.length === 1 && seen.every((s) => s === fmt(alive[0]))
+    ) return;
+  }
+  violation(`${label}: name conflict not resolved: ${detail}`);
+}
+
+/**
+ * One node drops its connection to another (`erlang:disconnect_node`,
+ * `node.disconnect`); global's prevent_overlapping_partitions may cut more.
+ * Then everyone reconnects: the mesh must heal, the cluster work again.
+ */
+async function disconnectAndHeal(): Promise<void> {
+  const live = members.filter((m) => m.alive);
+  if (live.length < 3) return;
+  const a = pick(live), b = pick(live.filter((m) => m !== a));
+  disconnects++;
+  const label = `disconnect #${disconnects}: ${a.name} drops ${b.name}`;
+  console.log(label);
+  // Every op is excused meanwhile: global may partition anyone; and the
+  // workers pause, or their traffic would reconnect the two at once.
+  for (const m of live) down.add(m.name);
+  epoch++;
+  paused = true;
+  while (inFlight > 0) await new Promise((r) => setTimeout(r, 50));
+  try {
+    const r = await soak(a, "disconnect", [atom(b.name)]);
+    if (r !== true) violation(`${label}: disconnect answered ${fmt(r)}`);
+    await new Promise((r) => setTimeout(r, 1500));
+    // The same global name on both sides of the cut: when the partitions
+    // merge, global keeps one (random_exit_name kills the other's holder)
+    // and every node agrees.
+    const name = tuple(atom("soak_conflict"), disconnects, SEED);
+    const ha = await soak(a, "conflict_reg", [name]);
+    const hb = await soak(b, "conflict_reg", [name]);
+    await connectAll();
+    if (ha instanceof Pid && hb instanceof Pid) {
+      conflicts++;
+      await checkConflict(label, name, [[a, ha], [b, hb]]);
+    }
+    for (const h of [ha, hb]) if (h instanceof Pid) ctl!.send(h, atom("stop"));
+  } catch (e) {
+    violation(`${label}: ${(e as Error).message}`);
+  }
+  paused = false;
+  await checkMesh(`after ${label}`);
+  for (const m of live) down.delete(m.name);
+  epoch++;
+}
+
 async function chaos(until: number): Promise<void> {
   if (KILL_EVERY <= 0) return;
   let k = 0;
@@ -516,6 +592,10 @@ async function chaos(until: number): Promise<void> {
     const wait = KILL_EVERY * 1000 * (0.6 + rnd() * 0.8);
     if (performance.now() + wait > until - 5000 || stopping) return;
     await new Promise((r) => setTimeout(r, wait));
+    if (int(3) === 0) {
+      await disconnectAndHeal();
+      continue;
+    }
     const kind: Kind = k++ % 2 === 0 ? "ts" : "beam";
     const pool = members.filter((m) => m.kind === kind && m.alive);
     if (pool.length < 2) continue; // keep one of each kind standing
@@ -635,7 +715,7 @@ async function main(): Promise<void> {
   // Load is off: let stragglers (holders, victims) end, then compare.
   console.log("load stopped; settling");
   await checkMesh("end");
-  await new Promise((r) => setTimeout(r, 3000));
+  await new Promise((r) => setTimeout(r, 5000));
   const rows: string[] = [];
   for (const m of members.filter((m) => m.alive)) {
     const end = await stats(m);
@@ -689,7 +769,8 @@ async function main(): Promise<void> {
       const k = killLog.filter((k) => k.name === o.name && k.at > m.bootedAt)
         .length;
       const [u, d] = ev.get(o.name) ?? [0, 0];
-      if (u !== k + 1 || d !== k) {
+      // Disconnects add down/up pairs; the last of each pair is an up.
+      if (u !== d + 1 || d < k || (disconnects === 0 && d !== k)) {
         violation(
           `${m.name} saw ${o.name} up ${u} and down ${d} times, wanted ${
             k + 1
@@ -725,7 +806,10 @@ async function main(): Promise<void> {
   console.log("\nnodes:");
   for (const r of rows) console.log("  " + r);
   console.log(
-    `\n${partitionWarnings} global "prevent overlapping partitions" warnings (expected after kills)`,
+    `\n${disconnects} disconnects, ${conflicts} global name conflicts on merge`,
+  );
+  console.log(
+    `${partitionWarnings} global "prevent overlapping partitions" warnings (expected after kills)`,
   );
   console.log(`${violations.length} violations`);
   for (const v of violations) console.log("  " + v);

@@ -7,7 +7,8 @@
 -export([setup/0, echo/1, raise/2, seq/5, rpc/2, multicall/2, link/3,
          victim/2, global/2, gwhere/1, greg_other/1, pg/2, pg_members/1,
          gen/3, watch/1, watch_result/1, node_events/0, stats/0,
-         connect/1, peers/0, hold/1]).
+         connect/1, peers/0, hold/1, disconnect/1,
+         conflict_reg/1, alive/1]).
 -export([init/1, handle_call/3, handle_cast/2, handle_info/2]).
 
 -define(T, 5000).
@@ -378,5 +379,17 @@ stats() ->
     [erlang:system_info(process_count), erlang:memory(total)].
 
 connect(Node) -> net_kernel:connect_node(Node).
+
+disconnect(Node) -> erlang:disconnect_node(Node).
+
+%% Registers Name (in a partition) for a fresh holder: its pid, or no.
+conflict_reg(Name) ->
+    H = spawn(fun() -> receive stop -> ok after 60000 -> ok end end),
+    case global:register_name(Name, H) of
+        yes -> H;
+        no -> exit(H, kill), no
+    end.
+
+alive(Pid) -> is_process_alive(Pid).
 
 peers() -> lists:sort(erlang:nodes()).
