@@ -28,6 +28,11 @@ function latin1(bytes: Uint8Array): string {
   return s;
 }
 
+/** A float's key: -0.0 and 0.0 are two terms (OTP 27's `=:=`, map keys). */
+function floatKey(v: number): string {
+  return Object.is(v, -0) ? "f-0" : `f${v}`;
+}
+
 /**
  * A string that is the same for two terms exactly when Erlang's `=:=`
  * holds between them (maps compare whatever their insertion order; a JS
@@ -37,8 +42,10 @@ function latin1(bytes: Uint8Array): string {
 export function termKey(t: unknown): string {
   switch (typeof t) {
     case "number":
-      if (Number.isInteger(t)) return `i${t}`;
-      return `f${t}`;
+      // As encode() writes them: a safe integer is an integer, any other
+      // number a float (2 ** 53 is the float 9007199254740992.0).
+      if (Number.isSafeInteger(t)) return `i${t}`;
+      return floatKey(t);
     case "bigint":
       return `i${t}`;
     case "string": {
@@ -56,7 +63,7 @@ export function termKey(t: unknown): string {
   if (Array.isArray(t)) return `l${t.length}[${t.map(termKey).join(",")}]`;
   if (t instanceof Pid) return `p${t.key}`;
   if (t instanceof Ref) return `r${t.key}`;
-  if (t instanceof Float) return `f${t.value}`;
+  if (t instanceof Float) return floatKey(t.value);
   if (t instanceof Uint8Array) {
     const b = latin1(t);
     return `b${b.length}:${b}`;
@@ -89,8 +96,8 @@ export function sameTerm(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a === "number" || typeof a === "bigint") {
     if (typeof b !== "number" && typeof b !== "bigint") return false;
-    if (typeof a === "number" && !Number.isInteger(a)) return a === b;
-    if (typeof b === "number" && !Number.isInteger(b)) return false;
+    if (typeof a === "number" && !Number.isSafeInteger(a)) return a === b;
+    if (typeof b === "number" && !Number.isSafeInteger(b)) return false;
     return BigInt(a) === BigInt(b);
   }
   if (a instanceof Pid) return a.equals(b);

@@ -58,6 +58,13 @@ describe("term keys and order", () => {
     assert.ok(sameTerm(2n ** 60n, 2n ** 60n));
     assert.ok(sameTerm(5, 5n));
     assert.ok(!sameTerm(undefined, atom("undefined")));
+    // A number past 2 ** 53 is a float on the wire (integers there are
+    // bigints): not the integer of the same value.
+    assert.notEqual(termKey(2 ** 53), termKey(2n ** 53n));
+    assert.equal(termKey(2 ** 53), termKey(new Float(2 ** 53)));
+    assert.equal(termKey(1e300), termKey(new Float(1e300)));
+    assert.ok(!sameTerm(2 ** 53, 2n ** 53n));
+    assert.ok(!sameTerm(2n ** 53n, 2 ** 53));
   });
 
   test("lockers' pids sort as OTP 25 and 27 sort them (serial, number, node, creation)", () => {
