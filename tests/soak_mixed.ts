@@ -525,11 +525,11 @@ async function checkConflict(
   let detail = "";
   for (let k = 0; k < 50; k++) {
     await new Promise((r) => setTimeout(r, 200));
-    const alive = [];
+    const alive: Pid[] = [];
     for (const [m, h] of holders) {
       if (await soak(m, "alive", [h]) === true) alive.push(h);
     }
-    const seen = [];
+    const seen: string[] = [];
     for (const m of members.filter((m) => m.alive)) {
       seen.push(fmt(await soak(m, "gwhere", [name])));
     }
