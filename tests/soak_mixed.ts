@@ -276,7 +276,9 @@ async function op(
     t.ok++;
     return;
   }
-  if (epoch !== startEpoch || involved.some((n) => down.has(n))) {
+  if (
+    stopping || epoch !== startEpoch || involved.some((n) => down.has(n))
+  ) {
     t.excused++;
     return;
   }
