@@ -1009,9 +1009,15 @@ export class GlobalServer {
       this.volatileSend(rm, tuple(G.remove_connection, this.me));
       what = "requested disconnect from";
     }
-    this.log(
-      `'global' at node ${this.node.name} ${what} node ${rm} in order to prevent overlapping partitions`,
-    );
+    // Our own connection to it already closed (its nodedown is queued
+    // behind this message: a node stopping closes its connections one after
+    // another): no partition to warn about, as the BEAM, whose own nodedown
+    // usually comes first, does not.
+    if (this.node.net.connection(rm) !== undefined) {
+      this.log(
+        `'global' at node ${this.node.name} ${what} node ${rm} in order to prevent overlapping partitions`,
+      );
+    }
     this.handleNodedown(rm, "remove_connection");
   }
 

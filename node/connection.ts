@@ -194,6 +194,11 @@ export class Connection {
     socket.on("error", (e: Error) => {
       this.closeReason ??= `connection error: ${e.message}`;
     });
+    // The distribution protocol has no half-closed connections: the peer's
+    // FIN (after its last bytes, all delivered) means it is gone — as the
+    // BEAM takes a read of 0 bytes. Without this, the connection stayed up
+    // until our next write failed (a peer's orderly stop seen late).
+    socket.on("end", () => this.destroy("connection closed by peer"));
     socket.on("close", () => this.onClose());
   }
 
